@@ -1,0 +1,237 @@
+"""Caption-tree file formats: our versioned JSON, LongVideo-R1, {second: caption}, EgoSchema.
+
+Every reader raises :class:`FormatError` naming the file and what is wrong with it, never a
+bare ``KeyError``/``JSONDecodeError``: users feed these files by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from videonav.memory.tree import ROOT, CaptionTree, Node, Provenance, TimedText, TreeError, child_id
+
+SCHEMA = "videonav.tree"
+SCHEMA_VERSION = 1
+
+
+class FormatError(ValueError):
+    """A file could not be read as the format it claims to be."""
+
+
+def _load_json(path: Path | str) -> Any:
+    p = Path(path)
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FormatError(f"{p}: file not found") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise FormatError(f"{p}: not valid JSON ({e})") from None
+
+
+# -- our own schema -----------------------------------------------------------------
+def tree_to_dict(tree: CaptionTree) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "version": SCHEMA_VERSION,
+        "video_id": tree.video_id,
+        "duration": tree.duration,
+        "meta": tree.meta,
+        "nodes": [n.model_dump(mode="json") for n in tree.nodes()],
+    }
+
+
+def tree_from_dict(d: dict[str, Any], source: str = "<dict>") -> CaptionTree:
+    if not isinstance(d, dict) or d.get("schema") != SCHEMA:
+        raise FormatError(f"{source}: not a videonav tree (missing \"schema\": \"{SCHEMA}\")")
+    if d.get("version") != SCHEMA_VERSION:
+        raise FormatError(f"{source}: tree schema version {d.get('version')!r}, this videonav reads {SCHEMA_VERSION}")
+    try:
+        tree = CaptionTree(str(d["video_id"]), float(d["duration"]), d.get("meta") or {})
+        for nd in sorted(d["nodes"], key=lambda x: (x["level"], x["id"].count("."))):
+            tree.add(Node.model_validate(nd))
+        tree.validate()
+    except (KeyError, TypeError, ValueError, TreeError) as e:
+        raise FormatError(f"{source}: malformed videonav tree ({type(e).__name__}: {e})") from None
+    return tree
+
+
+def save_tree(tree: CaptionTree, path: Path | str) -> None:
+    Path(path).write_text(json.dumps(tree_to_dict(tree), indent=1), encoding="utf-8")
+
+
+def load_tree(path: Path | str) -> CaptionTree:
+    return tree_from_dict(_load_json(path), str(path))
+
+
+# -- {second: caption} (NExT-QA 1-fps captions) ----------------------------------------
+def timed_from_seconds_dict(d: Any, source: str = "<dict>") -> list[TimedText]:
+    """``{"0": "...", "1": "..."}`` -> lines, each lasting until the next one (or +1 s)."""
+    if not isinstance(d, dict) or not d:
+        raise FormatError(f"{source}: expected a non-empty {{second: caption}} object")
+    try:
+        items = sorted((float(k), str(v)) for k, v in d.items())
+    except ValueError:
+        raise FormatError(f"{source}: keys must be seconds, got e.g. {next(iter(d))!r}") from None
+    out = []
+    for i, (t, text) in enumerate(items):
+        end = items[i + 1][0] if i + 1 < len(items) else t + 1.0
+        out.append(TimedText(start=t, end=max(end, t + 1e-3), text=text))
+    return out
+
+
+def load_seconds_captions(path: Path | str) -> list[TimedText]:
+    return timed_from_seconds_dict(_load_json(path), str(path))
+
+
+def iter_caption_zip(path: Path | str) -> Iterator[tuple[str, list[TimedText]]]:
+    """(video_id, lines) for every ``<video>_cap.json`` in a zip (the shared NExT-QA archive)."""
+    try:
+        zf = zipfile.ZipFile(path)
+    except (FileNotFoundError, zipfile.BadZipFile) as e:
+        raise FormatError(f"{path}: cannot open caption zip ({e})") from None
+    with zf:
+        for name in zf.namelist():
+            if not name.endswith("_cap.json"):
+                continue
+            vid = Path(name).name[: -len("_cap.json")]
+            try:
+                d = json.loads(zf.read(name).decode("utf-8"))
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise FormatError(f"{path}!{name}: not valid JSON ({e})") from None
+            yield vid, timed_from_seconds_dict(d, f"{path}!{name}")
+
+
+class CaptionSource:
+    """Timed captions by video id from a directory of ``<id>_cap.json``/``<id>.json`` or a zip."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        if not self.path.exists():
+            raise FormatError(f"{self.path}: caption path not found")
+        self._zip: dict[str, str] | None = None
+        if self.path.is_file():
+            try:
+                with zipfile.ZipFile(self.path) as zf:
+                    self._zip = {Path(n).name[: -len("_cap.json")]: n for n in zf.namelist() if n.endswith("_cap.json")}
+            except zipfile.BadZipFile:
+                raise FormatError(f"{self.path}: not a zip of <video>_cap.json files") from None
+
+    def ids(self) -> list[str]:
+        if self._zip is not None:
+            return sorted(self._zip)
+        return sorted(p.name.split("_cap.json")[0].removesuffix(".json") for p in self.path.glob("*.json"))
+
+    def __contains__(self, vid: object) -> bool:
+        return str(vid) in self.ids() if self._zip is None else str(vid) in self._zip
+
+    def get(self, vid: str) -> list[TimedText]:
+        if self._zip is not None:
+            if vid not in self._zip:
+                raise FormatError(f"{self.path}: no captions for video {vid!r}")
+            with zipfile.ZipFile(self.path) as zf:
+                raw = zf.read(self._zip[vid])
+            try:
+                return timed_from_seconds_dict(json.loads(raw.decode("utf-8")), f"{self.path}!{self._zip[vid]}")
+            except (UnicodeDecodeError, json.JSONDecodeError) as e:
+                raise FormatError(f"{self.path}!{self._zip[vid]}: not valid JSON ({e})") from None
+        for cand in (self.path / f"{vid}_cap.json", self.path / f"{vid}.json"):
+            if cand.exists():
+                return load_seconds_captions(cand)
+        raise FormatError(f"{self.path}: no captions for video {vid!r}")
+
+
+# -- LongVideo-R1 caption JSON ------------------------------------------------------
+def _span_of(item: dict[str, Any], source: str) -> tuple[float, float]:
+    ft = item.get("frame_time", item.get("time"))
+    if isinstance(ft, (int, float)):
+        return float(ft), float(ft)
+    if isinstance(ft, (list, tuple)) and len(ft) >= 2:
+        return float(ft[0]), float(ft[-1])
+    raise FormatError(f"{source}: segment {item.get('segment_id')!r} has no usable frame_time ({ft!r})")
+
+
+def tree_from_longvideor1(d: Any, source: str = "<dict>") -> CaptionTree:
+    """``{"video_name", "width", "captions": [high[], medium[], low[]]}``.
+
+    Each level is a list of ``{"segment_id", "caption", "frame_time": [start, end]}``;
+    a node's parent is the node one level up whose span contains its midpoint.
+    """
+    if not isinstance(d, dict) or "captions" not in d or not isinstance(d["captions"], list):
+        raise FormatError(f"{source}: not a LongVideo-R1 caption file (needs \"captions\": [levels])")
+    levels = [lvl for lvl in d["captions"] if lvl]
+    if not levels:
+        raise FormatError(f"{source}: LongVideo-R1 file has no captions")
+    spans = [[(*_span_of(it, source), str(it.get("caption", ""))) for it in lvl] for lvl in levels]
+    duration = max(e for lvl in spans for _, e, _ in lvl)
+    tree = CaptionTree(str(d.get("video_name", Path(source).stem)), duration, {"format": "longvideor1"})
+    prov = Provenance(backend="import", model="longvideor1")
+    tree.add(Node(id=ROOT, start=0.0, end=duration, level=0, caption=None, provenance=prov))
+    prev_ids = [ROOT]
+    prev_spans = [(0.0, duration)]
+    for depth, lvl in enumerate(spans, start=1):
+        counts: dict[str, int] = {}
+        ids, sp = [], []
+        for s, e, cap in sorted(lvl):
+            mid = (s + e) / 2
+            pi = next((i for i, (ps, pe) in enumerate(prev_spans) if ps - 1e-6 <= mid <= pe + 1e-6), len(prev_ids) - 1)
+            pid = prev_ids[pi]
+            counts[pid] = counts.get(pid, 0) + 1
+            nid = child_id(pid, counts[pid])
+            lines = (TimedText(start=s, end=max(e, s + 1e-3), text=cap),) if depth == len(spans) else ()
+            tree.add(Node(id=nid, start=s, end=e, level=depth, caption=cap, lines=lines, provenance=prov))
+            ids.append(nid)
+            sp.append((s, e))
+        prev_ids, prev_spans = ids, sp
+    root_caps = [n.caption for n in tree.children(ROOT) if n.caption]
+    tree.set_caption(ROOT, " ".join(root_caps[:3]))
+    return tree
+
+
+def tree_to_longvideor1(tree: CaptionTree) -> dict[str, Any]:
+    levels = [[{"segment_id": n.id, "caption": n.caption or "", "frame_time": [n.start, n.end]}
+               for n in tree.level(lv)] for lv in range(1, tree.depth + 1)]
+    return {"video_name": tree.video_id, "width": tree.meta.get("width", 0), "captions": levels}
+
+
+# -- EgoSchema -----------------------------------------------------------------------
+def egoschema_questions(path: Path | str) -> list[dict[str, Any]]:
+    """``{q_uid: {"question", "option 0".."option 4", "truth"}}`` -> uniform question rows."""
+    d = _load_json(path)
+    if not isinstance(d, dict):
+        raise FormatError(f"{path}: expected an object of q_uid -> question")
+    rows = []
+    for quid, q in d.items():
+        try:
+            opts = [str(q[f"option {i}"]) for i in range(5) if f"option {i}" in q]
+            rows.append({"qid": str(quid), "video": str(quid), "question": str(q["question"]), "options": opts,
+                         "truth": int(q["truth"]) if q.get("truth") is not None else None, "type": ""})
+        except (KeyError, TypeError, ValueError) as e:
+            raise FormatError(f"{path}: question {quid!r} malformed ({e})") from None
+    return rows
+
+
+def egoschema_captions(path: Path | str) -> dict[str, list[TimedText]]:
+    """``{q_uid: [caption per second, ...]}`` -> timed lines per q_uid."""
+    d = _load_json(path)
+    if not isinstance(d, dict):
+        raise FormatError(f"{path}: expected an object of q_uid -> [captions]")
+    out = {}
+    for quid, caps in d.items():
+        if not isinstance(caps, list):
+            raise FormatError(f"{path}: captions of {quid!r} must be a list")
+        out[str(quid)] = [TimedText(start=float(i), end=float(i + 1), text=str(c)) for i, c in enumerate(caps)]
+    return out
+
+
+def load_any_tree(path: Path | str) -> CaptionTree | list[TimedText]:
+    """Sniff a file: a videonav tree, a LongVideo-R1 tree, or {second: caption} lines."""
+    d = _load_json(path)
+    if isinstance(d, dict) and d.get("schema") == SCHEMA:
+        return tree_from_dict(d, str(path))
+    if isinstance(d, dict) and "captions" in d and isinstance(d["captions"], list):
+        return tree_from_longvideor1(d, str(path))
+    return timed_from_seconds_dict(d, str(path))
