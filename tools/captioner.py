@@ -53,6 +53,24 @@ class Captioner(Protocol):
                  context: CaptionContext | None = None) -> Caption: ...
 
 
+class CaptionRequest(BaseModel):
+    """One node's worth of ``describe`` arguments, so backends can batch across nodes."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    frames: tuple[np.ndarray, ...]
+    timestamps: tuple[float, ...]
+    prompt: str = ""
+    context: CaptionContext | None = None
+
+
+def describe_many(captioner: Captioner, requests: Sequence[CaptionRequest]) -> list[Caption]:
+    """Caption several nodes, in one batch when the backend offers ``describe_batch`` (vLLM, HTTP)."""
+    batch = getattr(captioner, "describe_batch", None)
+    if callable(batch):
+        return list(batch(requests))
+    return [captioner.describe(r.frames, r.timestamps, r.prompt, r.context) for r in requests]
+
+
 CaptionerFactory = Callable[[CaptionerConfig], Captioner]
 _REGISTRY: dict[str, CaptionerFactory] = {}
 
