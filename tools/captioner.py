@@ -33,6 +33,8 @@ class CaptionContext(BaseModel):
     entities: tuple[str, ...] = ()
     transcript: str | None = Field(None, description="subtitle lines overlapping the span")
     child_captions: tuple[str, ...] = Field((), description="parents: their children's captions")
+    scene_stats: dict[str, Any] = Field(default_factory=dict, description="measured over the span by the indexer's "
+                                        "scan: shots, motion_level, brightness, colours (classic renders them)")
 
 
 class Caption(BaseModel):
