@@ -102,7 +102,7 @@ def block_similarity(x: np.ndarray, window: int) -> np.ndarray:
     return out
 
 
-def depth_scores(sim: Sequence[float]) -> np.ndarray:
+def depth_scores(sim: Sequence[float] | np.ndarray) -> np.ndarray:
     """TextTiling depth: how far each gap's similarity lies below the peaks on either side.
 
     >>> depth_scores([0.9, 0.2, 0.8, 0.7, 0.9]).round(2).tolist()

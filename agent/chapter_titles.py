@@ -51,7 +51,7 @@ _FILLER = re.compile(
     r"|there\s+(?:is|are)\s+)?", re.I)
 _HEDGE = re.compile(
     r",\s*(?:possibly|likely|probably|perhaps|maybe|apparently|seemingly|presumably)\b[^,.;]*,?", re.I)
-_BREAK = re.compile(r"[,;:.!?]|\s(?:while|as|which|who|whose|where|and\s+is|and\s+are)\s", re.I)
+_BREAK = re.compile(r"[,;:.!?]|\s(?:while|as|that|which|who|whose|where|and\s+is|and\s+are)\s", re.I)
 _STOP = {"a", "an", "the", "of", "and", "or", "with", "in", "on", "at", "to", "for", "by", "from", "is",
          "are", "while", "as", "their", "his", "her", "its", "into", "that", "which", "who"}
 
@@ -150,12 +150,17 @@ class ChapterWriter:
 
     # -- extractive --------------------------------------------------------------------
     def extractive_title(self, texts: Sequence[str]) -> str:
-        firsts = [s[0] for s in (split_sentences(t) for t in texts if t.strip()) if s]
+        """The most central opening sentence that compresses to a title of three words or more.
+
+        Opening sentences, because captioners state the subject first and qualify it after.
+        """
+        firsts = list(dict.fromkeys(s[0] for s in (split_sentences(t) for t in texts if t.strip()) if s))
         if not firsts:
             return "Untitled"
         e = self.embedder.encode(firsts)
-        centre = int(np.argmax(e @ e.mean(axis=0)))
-        return compress_title(firsts[centre], self.max_words) or "Untitled"
+        order = np.argsort(-(e @ e.mean(axis=0)), kind="stable")
+        titles = [compress_title(firsts[i], self.max_words) for i in order]
+        return next((t for t in titles if len(t.split()) >= 3), titles[0]) or "Untitled"
 
     def extractive_summary(self, texts: Sequence[str]) -> str:
         return self.summariser([t for t in texts if t.strip()])
@@ -173,8 +178,10 @@ class ChapterWriter:
                                              end=clock(span[1]), max_words=self.max_words)
         return [{"role": "user", "content": body}]
 
-    def write(self, texts: Sequence[str], transcript: str = "",
-              span: tuple[float, float] = (0.0, 0.0)) -> Written:
+    def write(self, texts: Sequence[str], transcript: str = "", span: tuple[float, float] = (0.0, 0.0),
+              raw: Sequence[str] = ()) -> Written:
+        """Title + summary of one chapter from its units' captions (``raw``: original timed lines,
+        used for the extractive title because they still open with their subject)."""
         texts = [t for t in texts if t and t.strip()]
         if transcript.strip():
             texts = [*texts, transcript]
@@ -196,5 +203,5 @@ class ChapterWriter:
             return Written(title="Untitled", summary="", source="none")
         source: Literal["llm", "extractive", "mixed"] = (
             "llm" if t_ok and s_ok else "extractive" if not (t_ok or s_ok) else "mixed")
-        return Written(title=title.rstrip(".") if t_ok else self.extractive_title(texts),
+        return Written(title=title.rstrip(".") if t_ok else self.extractive_title(list(raw) or texts),
                        summary=summary if s_ok else self.extractive_summary(texts), source=source)

@@ -182,7 +182,8 @@ def _write(writer: ChapterWriter, s: float, e: float, units: Sequence[Node],
            sections: list[Chapter]) -> Chapter:
     texts = [unit_text(u) for u in units]
     transcript = " ".join(u.transcript for u in units if u.transcript)
-    w = writer.write(texts, transcript, (s, e))
+    raw = [ln.text for u in units for ln in u.lines]
+    w = writer.write(texts, transcript, (s, e), raw=raw)
     return Chapter(start=s, end=e, title=w.title, summary=w.summary, sections=sections,
                    node_ids=[u.id for u in units], source=w.source)
 
@@ -190,7 +191,7 @@ def _write(writer: ChapterWriter, s: float, e: float, units: Sequence[Node],
 def make_chapters(tree: CaptionTree, embedder: Embedder, writer: ChapterWriter,
                   cfg: ChapterConfig | None = None) -> list[Chapter]:
     """Cut the tree into chapters (and sections), then title and summarise each."""
-    cfg = cfg or ChapterConfig()
+    cfg = cfg or ChapterConfig.model_validate({})
     out = []
     for s, e, units in chapter_spans(tree, embedder, cfg):
         sections: list[Chapter] = []
