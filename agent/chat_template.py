@@ -26,6 +26,7 @@ import copy
 import functools
 import importlib.util
 import json
+import re
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,35 @@ def render(tokenizer: Any | None, messages: list[dict[str, Any]], tools: list[di
         return str(text)
     from transformers.utils.chat_template_utils import render_jinja_template
 
-    rendered, _ = render_jinja_template(conversations=[msgs], tools=tools or None, chat_template=template,
-                                        add_generation_prompt=add_generation_prompt)
-    return str(rendered[0])
+    out: Any = render_jinja_template(conversations=[msgs], tools=tools or None,  # type: ignore[arg-type]
+                                     chat_template=template, add_generation_prompt=add_generation_prompt)
+    return str(out[0][0])
+
+
+_TOOL_CALL = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+
+
+def parse_tool_calls(text: str) -> list[dict[str, Any]]:
+    """``[{name, arguments}]`` from the template's ``<tool_call>`` blocks; malformed blocks are skipped.
+
+    Lenient on purpose (a missing closing tag at the token limit still parses); the planner's own
+    parser (``videonav.agent.actions``) decides what a malformed reply means.
+
+    >>> parse_tool_calls('<tool_call>\\n{"name": "expand", "arguments": {"node_id": "2"}}\\n</tool_call>')
+    [{'name': 'expand', 'arguments': {'node_id': '2'}}]
+    """
+    calls: list[dict[str, Any]] = []
+    for body in _TOOL_CALL.findall(text):
+        try:
+            obj = json.loads(body)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(obj, dict) and isinstance(obj.get("name"), str):
+            args = obj.get("arguments", obj.get("parameters", {}))
+            if isinstance(args, str):
+                try:
+                    args = json.loads(args)
+                except json.JSONDecodeError:
+                    continue
+            calls.append({"name": obj["name"], "arguments": args if isinstance(args, dict) else {}})
+    return calls
