@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from videonav.memory.tree import CaptionTree, Node
+from videonav.memory.tree import CaptionTree, Node, TimedText
 
 
 class SourceCost(BaseModel):
@@ -24,6 +24,18 @@ class SourceCost(BaseModel):
     inspect_seconds: float = 0.0
 
 
+class Inspection(BaseModel):
+    """A structured inspect result: what was shown, from which spans, and how many captions that is."""
+
+    text: str = Field("", description="free-text answer (clip QA)")
+    lines: list[TimedText] = Field(default_factory=list, description="original timed lines shown verbatim")
+    reads: int = 1
+
+    @property
+    def spans(self) -> list[tuple[float, float]]:
+        return [(ln.start, ln.end) for ln in self.lines]
+
+
 class TreeSource(Protocol):
     tree: CaptionTree
     cost: SourceCost
@@ -32,6 +44,8 @@ class TreeSource(Protocol):
         """The nodes, captioned (building and storing any missing caption first)."""
         ...
 
-    def inspect(self, node_id: str, query: str) -> str:
-        """Clip QA on a node: an answer to ``query`` from the node's frames (video) or lines (text)."""
+    def inspect(self, node_id: str, query: str) -> str | Inspection:
+        """Clip QA on a node: an answer to ``query`` from the node's frames (video) or lines (text).
+
+        A plain string counts as one caption read over the node's span."""
         ...

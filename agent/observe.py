@@ -1,0 +1,113 @@
+"""Executing one action against a tree source and rendering what it returns.
+
+Shared by the planner and the RL environment: an observation is a string for the model, the
+list of :class:`Read` items it put in front of the model (each one caption read, with its
+span: the basis of cost and grounding metrics), and an error flag for illegal actions, which
+become corrective observations instead of exceptions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from videonav.agent.actions import Action
+from videonav.agent.prompts import clock, node_line, quote
+from videonav.agent.result import Span
+from videonav.memory.source import Inspection, TreeSource
+from videonav.memory.tree import CaptionTree, TreeError
+from videonav.tools.embed import Embedder
+
+if TYPE_CHECKING:
+    from videonav.agent.config import RunConfig
+
+
+@dataclass(frozen=True)
+class Read:
+    """One caption text shown to the planner."""
+
+    text: str
+    start: float
+    end: float
+    node_id: str | None = None
+
+    def span(self, with_text: bool = False) -> Span:
+        return Span(node_id=self.node_id, start=self.start, end=self.end, text=self.text if with_text else None)
+
+
+def search_items(tree: CaptionTree) -> list[Read]:
+    """Everything searchable that exists now: original leaf lines, else captions of captioned leaves."""
+    items: list[Read] = []
+    seen: set[str] = set()
+    for leaf in tree.leaves():
+        if leaf.lines:
+            for ln in leaf.lines:
+                if ln.text not in seen:
+                    seen.add(ln.text)
+                    items.append(Read(ln.text, ln.start, ln.end, leaf.id))
+        elif leaf.caption and leaf.caption not in seen:
+            seen.add(leaf.caption)
+            items.append(Read(leaf.caption, leaf.start, leaf.end, leaf.id))
+        if leaf.transcript and leaf.transcript not in seen:
+            seen.add(leaf.transcript)
+            items.append(Read(leaf.transcript, leaf.start, leaf.end, leaf.id))
+    return items
+
+
+def top_k(items: list[Read], query: str, k: int, embedder: Embedder) -> list[Read]:
+    """The k items most similar to the query, in time order."""
+    if not items:
+        return []
+    sims = embedder.encode([it.text for it in items]) @ embedder.encode([query])[0]
+    keep = sorted(np.argsort(-sims)[:k].tolist(), key=lambda i: (items[i].start, i))
+    return [items[i] for i in keep]
+
+
+def render_reads(reads: list[Read]) -> str:
+    return "\n".join(f"[{r.node_id}] {clock(r.start)}-{clock(r.end)}: {quote(r.text)}" for r in reads)
+
+
+def observe(act: Action, ep: Any, source: TreeSource, cfg: RunConfig, embedder: Embedder) -> tuple[str, list[Read], bool]:
+    """Run ``act`` (not ``answer``); returns (observation, reads, is_error)."""
+    tree = source.tree
+    if act.name == "search":
+        q = (act.query or "").strip()
+        ep.searched.add(ep.question if q == ep.query else q)
+        hits = top_k(search_items(tree), q, cfg.planner.search_k, embedder)
+        if not hits:
+            return f"No captions match {quote(q, 200)}.", [], False
+        return f"Best matches for {quote(q, 200)}:\n{render_reads(hits)}", hits, False
+    nid = act.node_id or ""
+    if nid not in tree:
+        return (f"Invalid action: there is no node {quote(nid, 40)}. Visible nodes: {', '.join(ep.visible[:20])}.",
+                [], True)
+    if act.name == "expand":
+        if tree.is_leaf(nid):
+            return (f"Invalid action: [{nid}] is a clip with no children; inspect it instead.", [], True)
+        if nid in ep.expanded:
+            return f"Invalid action: [{nid}] is already expanded; its children are above.", [], True
+        try:
+            kids = source.ensure([c.id for c in tree.children(nid)])
+        except TreeError as e:
+            return f"Invalid action: {e}", [], True
+        ep.expanded.add(nid)
+        for k in kids:
+            if k.id not in ep.visible:
+                ep.visible.append(k.id)
+        lines = "\n".join(node_line(k, tree.is_leaf(k.id)) for k in kids)
+        return f"Children of [{nid}]:\n{lines}", [Read(k.caption or "", k.start, k.end, k.id) for k in kids], False
+    # inspect
+    if nid in ep.inspected:
+        return f"Invalid action: [{nid}] was already inspected; its answer is above.", [], True
+    ep.inspected.add(nid)
+    node = tree.node(nid)
+    res = source.inspect(nid, act.query or ep.question)
+    if isinstance(res, Inspection) and res.lines:
+        reads = [Read(ln.text, ln.start, ln.end, nid) for ln in res.lines]
+        return f"Inside [{nid}] for {quote(act.query or ep.question, 200)}:\n{render_reads(reads)}", reads, False
+    text = res.text if isinstance(res, Inspection) else str(res)
+    read = Read(text, node.start, node.end, nid)
+    return (f"[{nid}] {clock(node.start)}-{clock(node.end)} answer to {quote(act.query or ep.question, 200)}: "
+            f"{quote(text)}", [read], False)
