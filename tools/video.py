@@ -13,6 +13,7 @@ most ``width`` pixels wide, each with the exact presentation time of the decoded
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,6 @@ from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
-
 from videonav.tools.config import VideoConfig
 
 # A read whose frames are on average closer than this (seconds) and that covers at most
@@ -269,7 +269,7 @@ class PyAVReader:
                         raise VideoDecodeError(f"{self.info.path}: no frame decodable near {t:.1f} s")
                 return self._last
             self._last = f
-            if self._time(f) >= t - half:
+            if self._time(f) >= t - half - 1e-6:  # nearest frame; ties go to the earlier one
                 return f
 
     def read(self, timestamps: Sequence[float], width: int | None = None) -> Frames:
@@ -322,7 +322,7 @@ class DecordReader:
         w, h = scaled_size(self.info.width, self.info.height, width)
         vr = self._reader(w, h)
         n = len(vr)
-        idx = [min(n - 1, max(0, int(round(float(t) * self.info.fps)))) for t in timestamps]
+        idx = [min(n - 1, max(0, math.ceil(float(t) * self.info.fps - 0.5 - 1e-6))) for t in timestamps]  # ties: earlier
         if not idx:
             return Frames()
         batch = vr.get_batch(idx).asnumpy()
