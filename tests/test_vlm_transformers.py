@@ -132,3 +132,14 @@ def test_video_input_sends_one_video_with_real_frame_spacing() -> None:
     (meta,) = proc.kwargs["video_metadata"]
     assert meta["fps"] == pytest.approx(0.5) and meta["frames_indices"] == [0, 1, 2, 3]
     assert "images" not in proc.kwargs
+
+
+@pytest.mark.gpu
+def test_describe_on_cuda_in_bfloat16(idefics3_dir: Path) -> None:
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    cap = make_captioner(CaptionerConfig(backend="transformers", model=str(idefics3_dir), max_new_tokens=5,
+                                         device="cuda", dtype="bfloat16"))
+    out = cap.describe(frames(4), [0.0, 1.0, 2.0, 3.0], "", CONTEXT)
+    assert out.frames == 4 and isinstance(out.text, str)

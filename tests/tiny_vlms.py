@@ -82,16 +82,23 @@ def build_idefics3(out: Path) -> Path:
     return out
 
 
-def build_llava(out: Path) -> Path:
-    """LLaVA: CLIP vision tower + Llama text model + LlavaProcessor (CLIPImageProcessorPil)."""
-    import torch
-    from transformers import CLIPImageProcessorPil, LlavaConfig, LlavaForConditionalGeneration, LlavaProcessor
+def llava_processor_only() -> Any:
+    """The LLaVA processor alone (no model import): enough to check prompts and media."""
+    from transformers import CLIPImageProcessorPil, LlavaProcessor
 
     tok = tiny_tokenizer(["<|im_start|>", "<|im_end|>", "<image>"])
     images = CLIPImageProcessorPil(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    processor = LlavaProcessor(image_processor=images, tokenizer=tok, patch_size=8,
-                               chat_template=LLAVA_TEMPLATE, vision_feature_select_strategy="default",
-                               num_additional_image_tokens=1)
+    return LlavaProcessor(image_processor=images, tokenizer=tok, patch_size=8, chat_template=LLAVA_TEMPLATE,
+                          vision_feature_select_strategy="default", num_additional_image_tokens=1)
+
+
+def build_llava(out: Path) -> Path:
+    """LLaVA: CLIP vision tower + Llama text model + LlavaProcessor (CLIPImageProcessorPil)."""
+    import torch
+    from transformers import LlavaConfig, LlavaForConditionalGeneration
+
+    processor = llava_processor_only()
+    tok = processor.tokenizer
     cfg = LlavaConfig(
         vision_config=dict(model_type="clip_vision_model", hidden_size=32, intermediate_size=64,
                            num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8,

