@@ -9,9 +9,12 @@ signals enter as blocks of the feature matrix (transcript embeddings) or as a pe
 (shot cuts), and the minimum chapter length is a hard constraint of the programme, so no
 post-hoc merge can move a boundary somewhere the evidence does not support.
 
-The automatic count uses TextTiling depth scores (Hearst 1997): a gap whose block
-similarity sits in a deep valley is a topic shift; the number of such valleys deeper than
-``mean + z * std`` of all valleys is the chapter count, then the programme places them.
+The automatic count is penalised: ``k`` chapters cost ``total scatter + penalty * k``, so a
+new chapter has to explain at least ``penalty`` units of embedding scatter (each unit's
+scatter is at most 1 per normalised block). On dev composites of NExT-QA videos (seed 1, not
+the benchmark's seed 0) ``penalty = 1`` picked the true count within +-0.6 on average with
+both MiniLM and the hashing embedder, while TextTiling's depth-score cutoff (Hearst 1997,
+kept here as :func:`auto_count`) and a BIC-style penalty were off by 1.3-3 chapters.
 """
 
 from __future__ import annotations
@@ -143,3 +146,26 @@ def auto_count(x: np.ndarray, window: int, z: float, max_k: int) -> int:
     cut = float(vals.mean() + z * vals.std())
     deep = int((vals > cut).sum())
     return max(1, min(max_k, deep + 1))
+
+
+def penalised_cuts(cost: np.ndarray, penalty: float, max_k: int, min_k: int = 1,
+                   bonus: np.ndarray | None = None) -> list[int]:
+    """Cuts for the ``k`` in ``[min_k, max_k]`` minimising ``total cost - bonuses + penalty * k``.
+
+    >>> c = segment_costs(np.array([[1.0, 0], [1, 0], [0, 1], [0, 1], [1, 0], [1, 0]]))
+    >>> penalised_cuts(c, 0.5, 5), penalised_cuts(c, 5.0, 5)
+    ([2, 4], [])
+    """
+    n = cost.shape[0] - 1
+    b = np.zeros(n + 1) if bonus is None else np.asarray(bonus, dtype=float)
+    best: tuple[float, list[int]] | None = None
+    for k in range(max(1, min_k), max(1, min(max_k, n)) + 1):
+        cuts = optimal_cuts(cost, k, b)
+        if cuts is None:
+            break
+        bounds = [0, *cuts, n]
+        total = sum(float(cost[x, y]) for x, y in zip(bounds, bounds[1:], strict=False))
+        total += penalty * k - float(b[cuts].sum() if cuts else 0.0)
+        if best is None or total < best[0] - 1e-12:
+            best = (total, cuts)
+    return best[1] if best is not None else []

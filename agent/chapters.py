@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from videonav.agent.chapter_segment import auto_count, feasible, optimal_cuts, segment_costs
+from videonav.agent.chapter_segment import feasible, optimal_cuts, penalised_cuts, segment_costs
 from videonav.agent.chapter_titles import ChapterWriter
 from videonav.memory.tree import CaptionTree, Node, TreeError
 from videonav.tools.embed import Embedder
@@ -59,8 +59,8 @@ class ChapterConfig(BaseModel):
     max_chapters: int = Field(20, ge=1, description="automatic count: at most this many")
     min_seconds: float = Field(10.0, ge=0, description="shortest chapter (YouTube requires 10 s)")
     level: int | None = Field(None, ge=1, description="tree level whose nodes are the units; None = leaves")
-    window: int = Field(2, ge=1, description="units on each side of a gap for the automatic count")
-    depth_z: float = Field(1.0, description="automatic count: a valley counts when deeper than mean + z*std")
+    penalty: float = Field(1.0, gt=0, description="automatic count: scatter a new chapter must explain "
+                                                  "(per unit of block weight)")
     caption_weight: float = Field(1.0, ge=0, description="weight of caption embeddings")
     transcript_weight: float = Field(0.5, ge=0, description="weight of transcript embeddings")
     shot_bonus: float = Field(0.5, ge=0, description="cost credit for a cut on a shot cut (scatter units)")
@@ -108,6 +108,12 @@ def features(units: Sequence[Node], embedder: Embedder, cfg: ChapterConfig) -> n
     return np.hstack(blocks).astype(np.float64)
 
 
+def _block_weight(units: Sequence[Node], cfg: ChapterConfig) -> float:
+    """Total weight of the feature blocks, so the penalty means the same with or without transcripts."""
+    has_tr = cfg.transcript_weight > 0 and any((u.transcript or "").strip() for u in units)
+    return cfg.caption_weight + (cfg.transcript_weight if has_tr else 0.0)
+
+
 def gap_bonus(units: Sequence[Node], cuts: Sequence[float], weight: float) -> np.ndarray:
     """``bonus[g]`` = ``weight`` where a shot cut falls in the gap before unit ``g``.
 
@@ -126,7 +132,7 @@ def gap_bonus(units: Sequence[Node], cuts: Sequence[float], weight: float) -> np
 
 
 def find_cuts(units: Sequence[Node], x: np.ndarray, count: int | None, min_seconds: float, *,
-              min_k: int = 1, max_k: int = 20, window: int = 2, depth_z: float = 1.0,
+              min_k: int = 1, max_k: int = 20, penalty: float = 1.0,
               bonus: np.ndarray | None = None) -> list[int]:
     """Indices of units that start chapters 2..k, honouring ``min_seconds``.
 
@@ -143,8 +149,9 @@ def find_cuts(units: Sequence[Node], x: np.ndarray, count: int | None, min_secon
     cost[~feasible(starts, ends, min_seconds)] = np.inf
     span = float(ends[-1] - starts[0])
     fit = n if min_seconds <= 0 else max(1, int(span // min_seconds))
-    k = count if count is not None else max(min_k, auto_count(x, window, depth_z, max_k))
-    k = min(k, fit, n)
+    if count is None:
+        return penalised_cuts(cost, penalty, min(max_k, fit), min(min_k, fit), bonus)
+    k = min(count, fit, n)
     while k > 1:
         cuts = optimal_cuts(cost, k, bonus)
         if cuts is not None:
@@ -174,7 +181,7 @@ def chapter_spans(tree: CaptionTree, embedder: Embedder, cfg: ChapterConfig
     x = features(units, embedder, cfg)
     bonus = gap_bonus(units, shot_cut_times(tree), cfg.shot_bonus)
     cuts = find_cuts(units, x, cfg.count, cfg.min_seconds, min_k=cfg.min_chapters, max_k=cfg.max_chapters,
-                     window=cfg.window, depth_z=cfg.depth_z, bonus=bonus)
+                     penalty=cfg.penalty * _block_weight(units, cfg), bonus=bonus)
     return segments_from_cuts(units, cuts, tree.root.start, max(tree.duration, units[-1].end))
 
 
@@ -198,7 +205,7 @@ def make_chapters(tree: CaptionTree, embedder: Embedder, writer: ChapterWriter,
         if cfg.sections and len(units) >= 2:
             x = features(units, embedder, cfg)
             cuts = find_cuts(units, x, None, cfg.section_min_seconds, min_k=1, max_k=cfg.max_sections,
-                             window=cfg.window, depth_z=cfg.depth_z)
+                             penalty=cfg.penalty * _block_weight(units, cfg))
             if cuts:
                 parts = segments_from_cuts(units, cuts, s, e)
                 sections = [_write(writer, ss, se, su, []) for ss, se, su in parts]

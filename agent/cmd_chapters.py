@@ -59,19 +59,26 @@ def _tree_from_store(ref: str, store_path: Path | None) -> CaptionTree | None:
         return store.load_tree(keys[-1]) if keys else None
 
 
-def _tree_from_video(path: Path, cfg: RunConfig) -> CaptionTree:
+def _tree_from_video(path: Path, cfg: RunConfig, store_path: Path | None) -> CaptionTree:
+    """Index the video fully (chapters need every unit captioned), reusing what the store has.
+
+    The indexer keeps its shot scan in the store's cache; its cuts become ``meta["shot_cuts"]``
+    so the segmenter can prefer boundaries on real cuts over forced leaf splits.
+    """
     try:
-        from videonav.tools import index  # type: ignore[attr-defined]
+        from videonav.tools.index import index_video
     except ImportError:
-        raise ChapterError("video indexing (videonav.tools.index) is not installed in this build; "
+        raise ChapterError("video indexing (videonav.tools.index) is not available in this build; "
                            "index elsewhere and pass --tree FILE") from None
-    fn = getattr(index, "index_video", None)
-    if fn is None:
-        raise ChapterError("videonav.tools.index has no index_video(); pass --tree FILE")
-    result = fn(path, cfg)
-    tree = getattr(result, "tree", result)
-    if not isinstance(tree, CaptionTree):
-        raise ChapterError(f"index_video returned {type(result).__name__}, not a caption tree")
+    from videonav.memory.store import Store
+
+    with Store(store_path) as store:
+        result = index_video(path, store=store, video=cfg.video, tree=cfg.tree, captioner=cfg.captioner,
+                             embedder=cfg.embedder, lazy=False)
+        scan = store.cache_get(f"scan:{result.tree_key}") or {}
+    tree = result.tree
+    if isinstance(scan, dict) and isinstance(scan.get("cuts"), list):
+        tree.meta["shot_cuts"] = [float(c) for c in scan["cuts"]]
     return tree
 
 
@@ -90,7 +97,7 @@ def load_tree_for(args: argparse.Namespace, cfg: RunConfig, embedder: Any) -> Ca
         return tree
     if ref.suffix.lower() == ".json":
         return _tree_from_file(ref, cfg, embedder)
-    return _tree_from_video(ref, cfg)
+    return _tree_from_video(ref, cfg, store_path)
 
 
 def build_writer(args: argparse.Namespace, cfg: RunConfig, embedder: Any,
