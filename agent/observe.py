@@ -111,3 +111,17 @@ def observe(act: Action, ep: Any, source: TreeSource, cfg: RunConfig, embedder: 
     read = Read(text, node.start, node.end, nid)
     return (f"[{nid}] {clock(node.start)}-{clock(node.end)} answer to {quote(act.query or ep.question, 200)}: "
             f"{quote(text)}", [read], False)
+
+
+def cite(reads: list[Read], question: str, answer: str, embedder: Embedder, top: int = 2) -> list[Span]:
+    """The reads that best support the answer (similarity to question + answer), best first;
+    a second one only if nearly as good, so cited evidence stays tight (IoP)."""
+    reads = [r for r in reads if r.text]
+    if not reads:
+        return []
+    q = embedder.encode([f"{question} {answer}"])[0]
+    sims = embedder.encode([r.text for r in reads]) @ q
+    order = np.argsort(-sims)
+    best = float(sims[order[0]])
+    keep = [int(i) for i in order[:top] if sims[i] >= best - 0.05]
+    return [reads[i].span(with_text=True) for i in keep]

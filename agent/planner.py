@@ -25,7 +25,7 @@ from langgraph.runtime import Runtime
 from videonav.agent.actions import LETTERS, Action, ParseFailure, option_index, parse_action, tool_schemas
 from videonav.agent.config import RunConfig
 from videonav.agent.llm import LLM
-from videonav.agent.observe import Read, observe
+from videonav.agent.observe import Read, cite, observe
 from videonav.agent.prompts import messages_for
 from videonav.agent.result import AskResult, Cost, Span, Step
 from videonav.memory.source import TreeSource
@@ -303,14 +303,5 @@ class Planner:
         ep.cost.completion_tokens += reply.completion_tokens
         return reply.text.strip()
 
-    def _evidence(self, ep: Episode, answer: str, top: int = 2) -> list[Span]:
-        """The reads that best support the answer (question + answer), most similar first."""
-        reads = [r for r in ep.reads if r.text]
-        if not reads:
-            return []
-        q = self.embedder.encode([f"{ep.question} {answer}"])[0]
-        sims = self.embedder.encode([r.text for r in reads]) @ q
-        order = np.argsort(-sims)
-        best = float(sims[order[0]])
-        keep = [int(i) for i in order[:top] if sims[i] >= best - 0.05]
-        return [reads[i].span(with_text=True) for i in keep]
+    def _evidence(self, ep: Episode, answer: str) -> list[Span]:
+        return cite(ep.reads, ep.question, answer, self.embedder)

@@ -6,11 +6,16 @@ similar to the query, shown verbatim in time order (each counts as one caption r
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
+from videonav.memory.builders import Summariser, build_from_timed_text
+from videonav.memory.config import TreeConfig
 from videonav.memory.source import Inspection, SourceCost
-from videonav.memory.tree import CaptionTree, Node
-from videonav.tools.embed import Embedder
+from videonav.memory.store import Store, tree_key
+from videonav.memory.tree import CaptionTree, Node, TimedText
+from videonav.tools.embed import Embedder, ExtractiveSummariser
 
 
 class TextTreeSource:
@@ -37,3 +42,28 @@ class TextTreeSource:
         else:
             lines = lines[: self.inspect_lines]
         return Inspection(lines=list(lines), reads=len(lines))
+
+
+def text_tree_key(lines: list[TimedText], cfg: TreeConfig, embedder: Embedder, summarise: object = None) -> str:
+    """Store key naming the caption text and every setting that changes the tree."""
+    h = hashlib.sha256("\n".join(f"{ln.start}|{ln.end}|{ln.text}" for ln in lines).encode()).hexdigest()
+    return tree_key(h, kind="text", leaf=cfg.leaf_seconds, width=cfg.width, summariser=cfg.summariser,
+                    sentences=cfg.summary_sentences, embedder=getattr(embedder, "name", "?"),
+                    llm=getattr(summarise, "model_id", ""))
+
+
+def text_tree(video_id: str, lines: list[TimedText], cfg: TreeConfig, embedder: Embedder,
+              store: Store | None = None, summarise: Summariser | None = None) -> CaptionTree:
+    """Build (or load from the store) the caption tree of timed captions.
+
+    Cached under :func:`text_tree_key`, so a rerun of an evaluation loads trees instead of
+    re-embedding every sentence.
+    """
+    summ = summarise or ExtractiveSummariser(embedder, cfg.summary_sentences)
+    key = text_tree_key(lines, cfg, embedder, summarise)
+    if store is not None and store.has_tree(key):
+        return store.load_tree(key)
+    tree = build_from_timed_text(video_id, lines, summ, leaf_seconds=cfg.leaf_seconds, width=cfg.width)
+    if store is not None:
+        store.save_tree(key, tree)
+    return tree
