@@ -94,12 +94,13 @@ class VideoTreeSource:
     def __init__(self, *, info: VideoInfo, tree: CaptionTree, key: str, store: Store, captioner: Captioner,
                  reader: VideoReader, scan: SceneScan, cues: list[TimedText], video_cfg: VideoConfig,
                  tree_cfg: TreeConfig, embedder_cfg: EmbedderConfig, summarise: Summariser | None = None,
-                 entities: Sequence[str] = ()) -> None:
+                 entities: Sequence[str] = (), batch_size: int = 8) -> None:
         self.info, self.tree, self.key, self.store = info, tree, key, store
         self.captioner, self.reader, self.scan = captioner, reader, scan
         self.cues = CueIndex(cues)
         self.video_cfg, self.tree_cfg, self.embedder_cfg = video_cfg, tree_cfg, embedder_cfg
         self.entities = tuple(entities)
+        self.batch_size = max(1, batch_size)
         self._summarise = summarise
         self.cost = SourceCost()
         self.stats = IndexStats(video_seconds=info.duration)
@@ -212,7 +213,7 @@ class VideoTreeSource:
         todo = sorted({i for i in node_ids if self.tree.node(i).caption is None},
                       key=lambda i: (-self.tree.node(i).level, self.tree.node(i).start, i))
         total, done = len(todo), 0
-        bs = max(1, getattr(getattr(self.captioner, "cfg", None), "batch_size", 8))
+        bs = self.batch_size
         ocr0 = float(getattr(self.captioner, "ocr_seconds", 0.0))
         batches: list[list[Node]] = []
         for i in todo:
@@ -324,7 +325,7 @@ def open_source(path: Path | str, *, store: Store, video: VideoConfig | None = N
         store.save_tree(key, ctree)  # the skeleton, in one transaction: from here on a rerun resumes
     src = VideoTreeSource(info=info, tree=ctree, key=key, store=store, captioner=cap, reader=reader, scan=scan,
                           cues=cues, video_cfg=vcfg, tree_cfg=tcfg, embedder_cfg=ecfg, summarise=summarise,
-                          entities=entities)
+                          entities=entities, batch_size=(captioner or CaptionerConfig()).batch_size)
     src.stats.scan_seconds = time.perf_counter() - t0
     src.stats.resumed = resumed
     if raw is None:

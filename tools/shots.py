@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-
 from videonav.tools.config import VideoConfig
 from videonav.tools.video import VideoInfo, VideoReader
 
@@ -98,7 +97,7 @@ def motion_level(m: float) -> str:
     >>> motion_level(0.001), motion_level(0.01), motion_level(0.05), motion_level(0.2)
     ('static', 'low motion', 'moderate motion', 'high motion')
     """
-    return "static" if m < 0.004 else "low motion" if m < 0.02 else "moderate motion" if m < 0.08 else "high motion"
+    return "static" if m < 0.0015 else "low motion" if m < 0.02 else "moderate motion" if m < 0.08 else "high motion"
 
 
 def brightness_word(b: float) -> str:
