@@ -143,3 +143,20 @@ def test_describe_on_cuda_in_bfloat16(idefics3_dir: Path) -> None:
                                          device="cuda", dtype="bfloat16"))
     out = cap.describe(frames(4), [0.0, 1.0, 2.0, 3.0], "", CONTEXT)
     assert out.frames == 4 and isinstance(out.text, str)
+
+
+def test_qwen2_vl_checkpoint_without_processor_is_backend_unavailable(tmp_path: Path) -> None:
+    """Qwen2-VL's model builds offline but its processor does not (its video processor needs
+    torchvision): a checkpoint lacking the processor must fail clearly, naming captioner.model."""
+    from transformers import Qwen2VLConfig, Qwen2VLForConditionalGeneration
+
+    cfg = Qwen2VLConfig(
+        vision_config=dict(depth=1, embed_dim=32, hidden_size=32, num_heads=2, mlp_ratio=2, patch_size=14,
+                           spatial_merge_size=2, temporal_patch_size=2),
+        text_config=dict(vocab_size=400, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                         num_attention_heads=2, num_key_value_heads=2, bos_token_id=0, eos_token_id=1,
+                         rope_scaling={"type": "mrope", "mrope_section": [2, 1, 1]}),
+        image_token_id=390, video_token_id=391, vision_start_token_id=392)
+    Qwen2VLForConditionalGeneration(cfg).save_pretrained(tmp_path)
+    with pytest.raises(BackendUnavailable, match=r"captioner\.model=.*preprocessor_config"):
+        make_captioner(_cfg(tmp_path))

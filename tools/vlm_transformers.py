@@ -74,11 +74,15 @@ class TransformersCaptioner:
             self.processor = AutoProcessor.from_pretrained(self.model_dir, local_files_only=True)
             model: Any = AutoModelForImageTextToText.from_pretrained(self.model_dir, dtype=dtype,
                                                                      local_files_only=True)
-        except (OSError, ValueError, KeyError, ImportError) as e:
+        except (OSError, ValueError, KeyError, ImportError, AttributeError) as e:
+            video = "video" in str(e).lower() or "torchvision" in str(e).lower()
+            hint = (" Its processor needs torchvision (Qwen-VL video processors do): install the torchvision "
+                    "build matching your torch (CUDA machines), or use a model with PIL-only processors "
+                    "(SmolVLM/Idefics3, LLaVA).") if video else ""
             raise BackendUnavailable(
                 f"captioner.model={cfg.model!r} could not be loaded as an image-text-to-text model with its "
                 f"processor ({type(e).__name__}: {e}). Point captioner.model at a complete VLM checkpoint "
-                "(config, weights, processor and chat template)") from None
+                f"(config, weights, processor and chat template).{hint}") from None
         self.model = model.to(self.device).eval()
         tokenizer = getattr(self.processor, "tokenizer", None)
         if tokenizer is not None:
