@@ -12,7 +12,7 @@ from tiny_vlms import build_idefics3, frames, llava_processor_only
 from videonav.tools.captioner import CaptionContext, CaptionRequest, make_captioner
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
-from videonav.tools.vlm_vllm import VLLMCaptioner
+from videonav.tools.vlm_vllm import VLLMCaptioner, default_max_model_len
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
 
@@ -67,3 +67,11 @@ def test_vllm_engine_end_to_end(tmp_path: Path) -> None:
     out = cap.describe_batch(reqs)
     assert [c.frames for c in out] == [1, 3]
     assert all(isinstance(c.text, str) and c.provenance.model == str(model_dir) for c in out)
+
+
+def test_default_context_cap_reads_the_checkpoint(tmp_path: Path) -> None:
+    (tmp_path / "config.json").write_text('{"text_config": {"max_position_embeddings": 8192}}')
+    assert default_max_model_len(str(tmp_path)) == 8192
+    (tmp_path / "config.json").write_text('{"max_position_embeddings": 128000}')
+    assert default_max_model_len(str(tmp_path)) == 32768
+    assert default_max_model_len(str(tmp_path / "missing")) is None

@@ -32,6 +32,24 @@ from videonav.tools.vlm_common import (
 )
 from videonav.tools.vlm_prompts import PROMPTS_VERSION, render
 
+CONTEXT_CAP = 32768
+"""Default context cap: frames + context + caption fit easily, and a 128k-token KV cache would
+not fit beside the weights on one GPU (pass ``max_model_len=`` to change it)."""
+
+
+def default_max_model_len(model_dir: str) -> int | None:
+    """``min(CONTEXT_CAP, the model's own limit)``, or ``None`` (vLLM's default) when unknown."""
+    import json
+    import os
+
+    try:
+        with open(os.path.join(model_dir, "config.json"), encoding="utf-8") as f:
+            cfg = json.load(f)
+    except (OSError, ValueError):
+        return None
+    own = (cfg.get("text_config") or {}).get("max_position_embeddings") or cfg.get("max_position_embeddings")
+    return min(CONTEXT_CAP, int(own)) if isinstance(own, int) and own > 0 else None
+
 
 @register_captioner("vllm")
 class VLLMCaptioner:
@@ -39,7 +57,7 @@ class VLLMCaptioner:
 
     name = "vllm"
 
-    def __init__(self, cfg: CaptionerConfig, *, max_images: int = 16, max_model_len: int | None = 32768,
+    def __init__(self, cfg: CaptionerConfig, *, max_images: int = 16, max_model_len: int | None = None,
                  gpu_memory_utilization: float = 0.85, seed: int = 0, **engine_kwargs: Any) -> None:
         try:
             import vllm
@@ -55,12 +73,11 @@ class VLLMCaptioner:
         self._vllm = vllm
         self._template = self._chat_template_owner()
         # Profiling reserves memory for the largest request: cap media per prompt to what we send.
-        limits = {"image": 0, "video": 1} if cfg.video_input else {"image": max_images, "video": 0}
+        limits = {"video": 1} if cfg.video_input else {"image": max_images}
         kwargs: dict[str, Any] = {"model": self.model_dir, "dtype": cfg.dtype, "seed": seed,
                                   "limit_mm_per_prompt": limits,
-                                  "gpu_memory_utilization": gpu_memory_utilization}
-        if max_model_len is not None:
-            kwargs["max_model_len"] = max_model_len
+                                  "gpu_memory_utilization": gpu_memory_utilization,
+                                  "max_model_len": max_model_len or default_max_model_len(self.model_dir)}
         kwargs.update(engine_kwargs)
         self.llm = vllm.LLM(**kwargs)
 
