@@ -62,7 +62,8 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    bar = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+    bar = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(),
                    console=Console(stderr=True), transient=False)
     tasks: dict[str, Any] = {}
 
@@ -102,9 +103,11 @@ def main(args: argparse.Namespace) -> int:
         return 0
     s = result.stats
     print(f"{args.video}: {s.nodes} nodes ({s.leaves} leaves, depth {s.depth}, width {s.width}); "
-          f"captioned now {s.captioned_now}, already stored {s.captioned_before}, left for later {s.uncaptioned}")
+          f"captioned now {s.captioned_now}, already stored {s.captioned_before}, "
+          f"left for later {s.uncaptioned}")
     print(f"  {s.video_seconds:.0f} s of video in {s.wall_seconds:.1f} s "
-          f"({stats['video_seconds_per_second']:.1f}x), scan {s.scan_seconds:.1f} s, decode {s.decode_seconds:.1f} s, "
+          f"({stats['video_seconds_per_second']:.1f}x), scan {s.scan_seconds:.1f} s, "
+          f"decode {s.decode_seconds:.1f} s, "
           f"OCR {s.ocr_seconds:.1f} s, caption {s.caption_seconds:.1f} s, {s.frames_decoded} frames decoded")
     print(f"  tree {result.tree_key} in {store.path}; run config {summary['config']}", file=sys.stdout)
     return 0

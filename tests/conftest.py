@@ -47,7 +47,8 @@ class TinyVideo:
     cards: list[tuple[str, str, tuple[int, int, int], str]]
 
 
-def render_cards(path: Path, cards: list, seconds: float, fps: int, size: tuple[int, int] = (640, 360)) -> None:
+def render_cards(path: Path, cards: list, seconds: float, fps: int,
+                 size: tuple[int, int] = (640, 360)) -> None:
     import av
     from PIL import Image, ImageDraw, ImageFont
 

@@ -1,4 +1,5 @@
-"""Video -> stored caption tree: eager, lazy (on demand), resumable after SIGKILL, nothing stored on errors."""
+"""Video -> stored caption tree: eager, lazy (on demand), resumable after SIGKILL, nothing stored on errors.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from videonav.memory.config import TreeConfig
 from videonav.memory.store import Store
 from videonav.memory.tree import Provenance
@@ -41,8 +41,10 @@ class FakeCaptioner:
         ctx = context or CaptionContext()
         self.spans.append(ctx.span)
         self.prompts.append(prompt)
-        text = f"clip {ctx.span[0]:.1f}-{ctx.span[1]:.1f} with {len(frames)} frames; prev={ctx.previous_caption!r}"
-        return Caption(text=text, provenance=Provenance(backend=self.name, model=self.model_id, prompt_version="t1"))
+        text = (f"clip {ctx.span[0]:.1f}-{ctx.span[1]:.1f} with {len(frames)} frames; "
+                f"prev={ctx.previous_caption!r}")
+        prov = Provenance(backend=self.name, model=self.model_id, prompt_version="t1")
+        return Caption(text=text, provenance=prov)
 
 
 def dump(path: Path) -> list[str]:
@@ -63,7 +65,8 @@ def test_eager_index_captions_and_stores_every_node(tmp_path, tiny_video):
         assert "pineapple" in charlie.caption and "pineapple" in (charlie.transcript or "")
         assert "ALPHA" in tree.root.caption and "DELTA" in tree.root.caption  # parents read their own frames
         st = res.stats
-        assert st.frames_decoded > 0 and st.decode_seconds > 0 and st.ocr_seconds > 0 and st.captioned_now == 7
+        assert st.frames_decoded > 0 and st.decode_seconds > 0 and st.ocr_seconds > 0
+        assert st.captioned_now == 7
         stored = store.load_tree(res.tree_key)
         assert {n.id: n.caption for n in stored.nodes()} == {n.id: n.caption for n in tree.nodes()}
         again = index_video(tiny_video.path, store=store, tree=TREE, video=VID, embedder=EMB)
@@ -74,7 +77,8 @@ def test_contextual_prompts_and_summary_parents(tmp_path, tiny_video):
     fake = FakeCaptioner()
     vid = VideoConfig(frames_per_leaf=2, frames_per_parent=0)
     with Store(tmp_path / "s.sqlite") as store:
-        res = index_video(tiny_video.path, store=store, tree=TREE, video=vid, embedder=EMB, captioner_impl=fake,
+        res = index_video(tiny_video.path, store=store, tree=TREE, video=vid, embedder=EMB,
+                          captioner_impl=fake,
                           captioner=CaptionerConfig(batch_size=1))
     assert len(fake.spans) == 4  # leaves only: parents summarise their children, no captioner call
     second = res.tree.leaves()[1]
@@ -91,7 +95,8 @@ def test_lazy_mode_captions_on_demand_and_counts_cost(tmp_path, tiny_video):
                           captioner_impl=fake)
         assert res.stats.uncaptioned == 4 and len(fake.spans) == 3
         assert store.captioned_ids(res.tree_key) == {"root", "1", "2"}
-        src = open_source(tiny_video.path, store=store, tree=tree_cfg, video=VID, embedder=EMB, captioner_impl=fake)
+        src = open_source(tiny_video.path, store=store, tree=tree_cfg, video=VID, embedder=EMB,
+                          captioner_impl=fake)
         try:
             leaf = src.tree.leaves()[1]
             assert leaf.caption is None
@@ -124,7 +129,8 @@ def test_inspect_runs_clip_qa_on_real_frames_and_caches(tmp_path, tiny_video):
 def test_bad_inputs_raise_and_leave_the_store_untouched(tmp_path, tiny_video, kind):
     db = tmp_path / "s.sqlite"
     with Store(db) as store:
-        index_video(tiny_video.path, store=store, tree=TREE, video=VID, embedder=EMB, captioner_impl=FakeCaptioner())
+        index_video(tiny_video.path, store=store, tree=TREE, video=VID, embedder=EMB,
+                    captioner_impl=FakeCaptioner())
     before = dump(db)
     data = tiny_video.path.read_bytes()
     bad = tmp_path / "bad" / "v.mp4"
@@ -216,7 +222,8 @@ def test_cli_index_json_and_run_config(tmp_path, tiny_video, capsys):
 
     db = tmp_path / "store" / "s.sqlite"
     rc = main(["index", str(tiny_video.path), "--store", str(db), "--json", "--set", "embedder.model=hashing",
-               "--set", "tree.leaf_min_seconds=3", "--set", "tree.leaf_max_seconds=6", "--set", "tree.eager_levels=1",
+               "--set", "tree.leaf_min_seconds=3", "--set", "tree.leaf_max_seconds=6",
+               "--set", "tree.eager_levels=1",
                "--lazy"])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["nodes"] == 7 and out["lazy"] is True and out["uncaptioned"] == 4

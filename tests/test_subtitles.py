@@ -6,7 +6,6 @@ import shutil
 import subprocess
 
 import pytest
-
 from videonav.memory.tree import TimedText
 from videonav.tools.subtitles import (
     CueIndex,
@@ -28,7 +27,8 @@ def test_sidecar_srt_is_found_and_cleaned(tiny_video):
 
 def test_vtt_and_language_suffix(tmp_path):
     (tmp_path / "talk.mp4").write_bytes(b"")
-    (tmp_path / "talk.en.vtt").write_text("WEBVTT\n\n00:00:01.500 --> 00:00:02.000\n{\\an8}<b>Hi</b>  there\n")
+    vtt = "WEBVTT\n\n00:00:01.500 --> 00:00:02.000\n{\\an8}<b>Hi</b>  there\n"
+    (tmp_path / "talk.en.vtt").write_text(vtt)
     side = find_sidecar(tmp_path / "talk.mp4")
     assert side is not None and side.name == "talk.en.vtt"
     assert read_subtitle_file(side) == [TimedText(start=1.5, end=2.0, text="Hi there")]
@@ -68,7 +68,8 @@ def test_unreadable_and_empty_subtitle_files(tmp_path):
 @pytest.mark.parametrize(("suffix", "codec"), [(".mkv", "srt"), (".mp4", "mov_text")])
 def test_embedded_subtitle_stream(tmp_path, tiny_video, suffix, codec):
     out = tmp_path / f"muxed{suffix}"
-    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(tiny_video.path), "-i", str(tiny_video.srt),
+    subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(tiny_video.path),
+                    "-i", str(tiny_video.srt),
                     "-c", "copy", "-c:s", codec, str(out)], check=True)
     info = probe(out)
     assert len(info.subtitle_streams) == 1

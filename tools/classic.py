@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from videonav.memory.tree import Provenance
 from videonav.tools.captioner import Caption, CaptionContext, CaptionRequest, register_captioner
 from videonav.tools.clip_qa import parse_question
@@ -43,6 +42,7 @@ MIN_CONF = 60.0  # tesseract word confidence below which a "word" is usually tex
 DUP_DIFF = 0.02  # mean |luma difference| under which two frames of one request count as the same slide
 _CTRL = re.compile(r"[\x00-\x1f\x7f]")
 _WORD = re.compile(r"[a-z0-9]+")
+_OPTION = re.compile(r"(?:^|\n|;)\s*\(?[A-Ea-e1-5][).:]\s*([^;\n]+)")  # "A) x; B) y" or one per line
 _STOP = set("a an the of on in at to is was were what which who whom whose when where why how did does do "
             "this that these those there it its be been for with from by and or as during after before "
             "shown show seen slide video clip say said".split())
@@ -100,8 +100,9 @@ class ClassicCaptioner:
         self.model_id = "tesseract+stats" if cfg.ocr else "stats"
         self.tesseract = shutil.which("tesseract") if cfg.ocr else None
         if cfg.ocr and not self.tesseract:
-            raise BackendUnavailable("classic captioner: `tesseract` not found; `apt-get install tesseract-ocr`, "
-                                     "or set captioner.ocr: false to caption from subtitles and statistics only")
+            raise BackendUnavailable("classic captioner: `tesseract` not found; `apt-get install "
+                                     "tesseract-ocr`, or set captioner.ocr: false to caption from "
+                                     "subtitles and statistics only")
         self._cache: dict[bytes, list[str]] = {}
         self._pool = ThreadPoolExecutor(max(1, cfg.ocr_workers), thread_name_prefix="ocr")
         self.ocr_seconds = 0.0
@@ -121,10 +122,12 @@ class ClassicCaptioner:
                 paths.append(str(p))
             (Path(d) / "list.txt").write_text("\n".join(paths) + "\n")
             env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
-            cmd = [str(self.tesseract), str(Path(d) / "list.txt"), "stdout", "--psm", "3", "--dpi", "150", "tsv"]
+            cmd = [str(self.tesseract), str(Path(d) / "list.txt"), "stdout",
+                   "--psm", "3", "--dpi", "150", "tsv"]
             out = subprocess.run(cmd, capture_output=True, env=env, check=False)
         if out.returncode != 0:
-            raise OCRError(f"tesseract failed ({out.returncode}): {out.stderr.decode(errors='replace')[-300:]}; "
+            err = out.stderr.decode(errors="replace")[-300:]
+            raise OCRError(f"tesseract failed ({out.returncode}): {err}; "
                            "check `tesseract --version`, or set captioner.ocr: false")
         return parse_tsv(out.stdout.decode("utf-8", "replace"), len(images))
 
@@ -152,8 +155,8 @@ class ClassicCaptioner:
             items = list(todo.items())
             n = max(1, min(self.cfg.ocr_workers, len(items)))
             chunks = [items[i::n] for i in range(n)]
-            for chunk, res in zip(chunks, self._pool.map(lambda c: self._run_tesseract([im for _, im in c]), chunks),
-                                  strict=True):
+            results = self._pool.map(lambda c: self._run_tesseract([im for _, im in c]), chunks)
+            for chunk, res in zip(chunks, results, strict=True):
                 for (k, _), lines in zip(chunk, res, strict=True):
                     self._cache[k] = lines
             self.ocr_seconds += time.perf_counter() - t0
@@ -167,7 +170,8 @@ class ClassicCaptioner:
     # -- captioning and QA --------------------------------------------------------------
     def describe(self, frames: Sequence[np.ndarray], timestamps: Sequence[float], prompt: str,
                  context: CaptionContext | None = None) -> Caption:
-        req = CaptionRequest(frames=tuple(frames), timestamps=tuple(timestamps), prompt=prompt, context=context)
+        req = CaptionRequest(frames=tuple(frames), timestamps=tuple(timestamps), prompt=prompt,
+                             context=context)
         return self.describe_batch([req])[0]
 
     def describe_batch(self, requests: Sequence[CaptionRequest]) -> list[Caption]:
@@ -180,7 +184,10 @@ class ClassicCaptioner:
             ctx = r.context or CaptionContext()
             stats = dict(ctx.scene_stats) if ctx.scene_stats else frame_stats(list(r.frames))
             question = parse_question(r.prompt)
-            text = answer(question, lines, ctx, stats) if question is not None else render_caption(lines, ctx, stats)
+            if question is not None:
+                text = answer(question, lines, ctx, stats)
+            else:
+                text = render_caption(lines, ctx, stats)
             out.append(Caption(text=text, provenance=Provenance(backend=self.name, model=self.model_id,
                                                                 prompt_version=self.prompt_version),
                                frames=len(r.frames), stats={"ocr_seconds": ocr_s, "ocr_lines": len(lines)}))
@@ -221,7 +228,7 @@ def answer(question: str, lines: list[str], ctx: CaptionContext, stats: dict[str
     speech = [s.strip() for s in re.split(r"(?<=[.!?])\s+", ctx.transcript or "") if s.strip()]
     ranked_ocr = sorted(lines, key=lambda s: -len(q & _tokens(s)))
     ranked_sp = sorted(speech, key=lambda s: -len(q & _tokens(s)))
-    options = [o.strip() for o in re.findall(r"(?:^|\n|;)\s*\(?[A-Ea-e1-5][).:]\s*([^;\n]+)", question) if o.strip()]
+    options = [o.strip() for o in _OPTION.findall(question) if o.strip()]
     blob = " ".join(lines + speech).lower()
     hits = [o for o in options if len(o) >= 2 and re.search(rf"\b{re.escape(o.lower())}\b", blob)]
     parts = []

@@ -57,12 +57,17 @@ Progress = Callable[[float, float, str], None]
 
 @dataclass
 class IndexStats:
+    """Where the time went. ``decode`` and ``wait`` (blocked on the captioner: OCR / VLM) are on the
+    main thread's critical path; ``ocr`` and ``caption`` are measured inside the captioner and
+    overlap decoding; ``other`` = wall - decode - wait (scan features, contexts, store writes)."""
+
     video_seconds: float = 0.0
     wall_seconds: float = 0.0
     scan_seconds: float = 0.0
     decode_seconds: float = 0.0
     ocr_seconds: float = 0.0
     caption_seconds: float = 0.0
+    wait_seconds: float = 0.0
     frames_decoded: int = 0
     nodes: int = 0
     leaves: int = 0
@@ -76,6 +81,7 @@ class IndexStats:
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["video_seconds_per_second"] = self.video_seconds / self.wall_seconds if self.wall_seconds else 0.0
+        d["other_seconds"] = max(0.0, self.wall_seconds - self.decode_seconds - self.wait_seconds)
         return d
 
 
@@ -172,7 +178,8 @@ class VideoTreeSource:
                                  "use tree.summariser: extractive or video.frames_per_parent > 0")
             from videonav.tools.embed import ExtractiveSummariser, make_embedder
 
-            self._summarise = ExtractiveSummariser(make_embedder(self.embedder_cfg), self.tree_cfg.summary_sentences)
+            embedder = make_embedder(self.embedder_cfg)
+            self._summarise = ExtractiveSummariser(embedder, self.tree_cfg.summary_sentences)
         kids = [c.caption for c in self.tree.children(node.id) if c.caption]
         text = self._summarise(kids) if kids else ""
         return (text + " " + stats_sentence(self.scan.span_stats(node.start, node.end))).strip()
@@ -223,7 +230,7 @@ class VideoTreeSource:
             else:
                 batches.append([n])
         inflight: tuple[list[Node], Future[Any]] | None = None
-        t_cap = 0.0
+        t_cap = t_wait = 0.0
         with ThreadPoolExecutor(1, thread_name_prefix="caption") as pool:
             for batch in [*batches, None]:
                 framed = [n for n in batch or [] if self._needs_frames(n)]
@@ -231,9 +238,11 @@ class VideoTreeSource:
                 if inflight is not None:  # results of the previous batch: store them now
                     t0 = time.perf_counter()
                     nodes, fut = inflight
-                    for n, cap in zip(nodes, fut.result(), strict=True):
+                    caps = fut.result()
+                    t_wait += time.perf_counter() - t0
+                    for n, cap in zip(nodes, caps, strict=True):
                         self._store(self.tree.node(n.id), cap.text, cap.provenance)
-                    t_cap += time.perf_counter() - t0
+                        t_cap += cap.seconds
                     done += len(nodes)
                     inflight = None
                     if progress:
@@ -242,7 +251,8 @@ class VideoTreeSource:
                     break
                 for n in batch:  # summary-mode parents: no frames, no captioner call
                     if not self._needs_frames(n):
-                        prov = Provenance(backend=f"{self.captioner.name}+extractive", model=self.captioner.model_id,
+                        prov = Provenance(backend=f"{self.captioner.name}+extractive",
+                                          model=self.captioner.model_id,
                                           prompt_version=self.captioner.prompt_version)
                         self._store(n, self._summary(self.tree.node(n.id)), prov)
                         done += 1
@@ -256,6 +266,7 @@ class VideoTreeSource:
         self.stats.captioned_now += total
         self.stats.ocr_seconds += float(getattr(self.captioner, "ocr_seconds", 0.0)) - ocr0
         self.stats.caption_seconds += t_cap
+        self.stats.wait_seconds += t_wait
         return total
 
     def close(self) -> None:
@@ -271,12 +282,14 @@ def _settings(info_hash: str, video: VideoConfig, tree: TreeConfig, cap: Caption
     return tree_key(info_hash, index=INDEX_VERSION, leaf=[tree.leaf_min_seconds, tree.leaf_max_seconds],
                     width=tree.width, scan_fps=video.scan_fps, shot_threshold=video.shot_threshold,
                     frames_per_leaf=video.frames_per_leaf, frames_per_parent=video.frames_per_parent,
-                    max_width=video.max_width, captioner=cap.name, model=cap.model_id, prompt=cap.prompt_version,
+                    max_width=video.max_width, captioner=cap.name, model=cap.model_id,
+                    prompt=cap.prompt_version,
                     summariser=tree.summariser, sentences=tree.summary_sentences, embedder=emb.model,
                     subtitles=subs, entities=sorted(entities))
 
 
-def open_source(path: Path | str, *, store: Store, video: VideoConfig | None = None, tree: TreeConfig | None = None,
+def open_source(path: Path | str, *, store: Store, video: VideoConfig | None = None,
+                tree: TreeConfig | None = None,
                 captioner: CaptionerConfig | None = None, embedder: EmbedderConfig | None = None,
                 subtitles: Path | str | None = None, entities: Sequence[str] = (),
                 captioner_impl: Captioner | None = None, summarise: Summariser | None = None,
@@ -301,7 +314,8 @@ def open_source(path: Path | str, *, store: Store, video: VideoConfig | None = N
     if raw is not None:
         scan = SceneScan.from_dict(raw)
     else:
-        scan = scan_video(reader, info, vcfg, (lambda f: progress(100 * f, 100, "scan")) if progress else None)
+        on_scan = (lambda f: progress(100 * f, 100, "scan")) if progress else None
+        scan = scan_video(reader, info, vcfg, on_scan)
     if resumed:
         ctree = store.load_tree(key)
         if raw is None:
@@ -319,11 +333,13 @@ def open_source(path: Path | str, *, store: Store, video: VideoConfig | None = N
         for lid in leaf_ids:
             n = ctree.node(lid)
             lines = ix.overlapping(n.start, n.end)
-            ctree.replace(n.model_copy(update={"lines": tuple(lines), "transcript": transcript(lines) or None}))
+            upd = {"lines": tuple(lines), "transcript": transcript(lines) or None}
+            ctree.replace(n.model_copy(update=upd))
         store.put_video(ctree.video_id, str(Path(path).resolve()), vhash, info.duration, info.model_dump())
         store.cache_put(scan_key, scan.to_dict())
         store.save_tree(key, ctree)  # the skeleton, in one transaction: from here on a rerun resumes
-    src = VideoTreeSource(info=info, tree=ctree, key=key, store=store, captioner=cap, reader=reader, scan=scan,
+    src = VideoTreeSource(info=info, tree=ctree, key=key, store=store, captioner=cap, reader=reader,
+                          scan=scan,
                           cues=cues, video_cfg=vcfg, tree_cfg=tcfg, embedder_cfg=ecfg, summarise=summarise,
                           entities=entities, batch_size=(captioner or CaptionerConfig()).batch_size)
     src.stats.scan_seconds = time.perf_counter() - t0
@@ -333,7 +349,8 @@ def open_source(path: Path | str, *, store: Store, video: VideoConfig | None = N
     return src
 
 
-def index_video(path: Path | str, *, store: Store, video: VideoConfig | None = None, tree: TreeConfig | None = None,
+def index_video(path: Path | str, *, store: Store, video: VideoConfig | None = None,
+                tree: TreeConfig | None = None,
                 captioner: CaptionerConfig | None = None, embedder: EmbedderConfig | None = None,
                 lazy: bool | None = None, subtitles: Path | str | None = None, entities: Sequence[str] = (),
                 captioner_impl: Captioner | None = None, summarise: Summariser | None = None,
@@ -342,7 +359,8 @@ def index_video(path: Path | str, *, store: Store, video: VideoConfig | None = N
     t0 = time.perf_counter()
     tcfg = tree or TreeConfig()
     src = open_source(path, store=store, video=video, tree=tcfg, captioner=captioner, embedder=embedder,
-                      subtitles=subtitles, entities=entities, captioner_impl=captioner_impl, summarise=summarise,
+                      subtitles=subtitles, entities=entities, captioner_impl=captioner_impl,
+                      summarise=summarise,
                       progress=progress)
     try:
         ids = src.eager_ids(tcfg.lazy if lazy is None else lazy)

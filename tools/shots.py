@@ -97,7 +97,9 @@ def motion_level(m: float) -> str:
     >>> motion_level(0.001), motion_level(0.01), motion_level(0.05), motion_level(0.2)
     ('static', 'low motion', 'moderate motion', 'high motion')
     """
-    return "static" if m < 0.0015 else "low motion" if m < 0.02 else "moderate motion" if m < 0.08 else "high motion"
+    if m < 0.0015:
+        return "static"
+    return "low motion" if m < 0.02 else "moderate motion" if m < 0.08 else "high motion"
 
 
 def brightness_word(b: float) -> str:
@@ -107,7 +109,8 @@ def brightness_word(b: float) -> str:
 def stats_sentence(stats: dict[str, Any]) -> str:
     """Scene statistics as one short sentence (what the classic captioner and parents say).
 
-    >>> stats_sentence({"shots": 2, "motion_level": "low motion", "brightness": 0.8, "colours": ["red", "white"]})
+    >>> stats_sentence({"shots": 2, "motion_level": "low motion", "brightness": 0.8,
+    ...                 "colours": ["red", "white"]})
     'Scene: 2 shots, low motion, bright, mostly red and white.'
     """
     parts = [f"{stats.get('shots', 1)} shot{'s' if stats.get('shots', 1) != 1 else ''}"]
@@ -117,7 +120,8 @@ def stats_sentence(stats: dict[str, Any]) -> str:
         parts.append(brightness_word(float(stats["brightness"])))
     cols = list(stats.get("colours") or [])
     if cols:
-        parts.append("mostly " + (" and ".join(cols) if len(cols) <= 2 else ", ".join(cols[:-1]) + " and " + cols[-1]))
+        named = " and ".join(cols) if len(cols) <= 2 else ", ".join(cols[:-1]) + " and " + cols[-1]
+        parts.append("mostly " + named)
     return "Scene: " + ", ".join(parts) + "."
 
 
@@ -129,7 +133,8 @@ def frame_stats(images: list[np.ndarray]) -> dict[str, Any]:
     hists = [rgb_hist(s) for s in small]
     shots = 1 + sum(0.5 * float(np.abs(a - b).sum()) > 0.35 for a, b in zip(hists, hists[1:], strict=False))
     lum = [luma(s) for s in small]
-    mot = float(np.mean([np.abs(a - b).mean() for a, b in zip(lum, lum[1:], strict=False)])) if len(lum) > 1 else 0.0
+    diffs = [float(np.abs(a - b).mean()) for a, b in zip(lum, lum[1:], strict=False)]
+    mot = float(np.mean(diffs)) if diffs else 0.0
     shares = np.mean([colour_hist(s) for s in small], axis=0)
     top = [_NAMES[i] for i in np.argsort(-shares)[:3] if shares[i] >= 0.12]
     return {"shots": shots, "motion": round(mot, 4), "motion_level": motion_level(mot),
@@ -167,7 +172,8 @@ def scan_video(reader: VideoReader, info: VideoInfo, cfg: VideoConfig,
     return SceneScan(times, bright, motion, diff, colours, cuts, info.duration)
 
 
-def segment_leaves(cuts: list[float], duration: float, min_s: float, max_s: float) -> list[tuple[float, float]]:
+def segment_leaves(cuts: list[float], duration: float, min_s: float,
+                   max_s: float) -> list[tuple[float, float]]:
     """Leaf spans tiling [0, duration]: shots merged up to ``min_s``, long shots split to ``<= max_s``.
 
     Boundaries fall on shot cuts whenever the limits allow; a short tail joins the last leaf

@@ -53,7 +53,8 @@ def read_subtitle_file(path: Path | str) -> list[TimedText]:
     try:
         raw = p.read_bytes()
     except OSError as e:
-        raise SubtitleError(f"{p}: cannot read subtitle file ({e.strerror}); check the path or pass --subtitles") from None
+        raise SubtitleError(f"{p}: cannot read subtitle file ({e.strerror}); check the path "
+                            "or pass --subtitles") from None
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -66,7 +67,8 @@ def read_subtitle_file(path: Path | str) -> list[TimedText]:
     fmt = "vtt" if text.lstrip().startswith("WEBVTT") or p.suffix.lower() == ".vtt" else "srt"
     try:
         doc = webvtt.from_buffer(io.StringIO(text), format=fmt)  # type: ignore[arg-type]
-        cues = [TimedText(start=_secs(c.start), end=_secs(c.end), text=clean_text(c.text)) for c in doc.captions]
+        cues = [TimedText(start=_secs(c.start), end=_secs(c.end), text=clean_text(c.text))
+                for c in doc.captions]
     except (MalformedFileError, ValueError, IndexError, AttributeError) as e:
         raise SubtitleError(f"{p}: malformed {fmt.upper()} subtitles ({e}); fix the file, or remove it "
                             "so the video is indexed without subtitles") from None
@@ -117,7 +119,8 @@ def read_embedded(video: Path | str, stream_index: int | None = None) -> list[Ti
                     if line:
                         out.append(TimedText(start=start, end=max(end, start + 1e-3), text=line))
     except av.FFmpegError as e:
-        raise SubtitleError(f"{p}: embedded subtitle stream unreadable ({e}); pass a sidecar with --subtitles") from None
+        raise SubtitleError(f"{p}: embedded subtitle stream unreadable ({e}); "
+                            "pass a sidecar with --subtitles") from None
     return sorted(out, key=lambda c: (c.start, c.end))
 
 

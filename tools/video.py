@@ -116,7 +116,8 @@ def probe(path: Path | str) -> VideoInfo:
         vstreams = [s for s in streams if s.type == "video" and getattr(s.codec_context, "width", 0)]
         if not vstreams:
             kinds = ", ".join(sorted({s.type for s in streams})) or "none"
-            raise NoVideoStream(f"{p}: no video stream (streams: {kinds}); videonav needs a file with a video "
+            raise NoVideoStream(f"{p}: no video stream (streams: {kinds}); videonav needs a file with "
+                                "a video "
                                 "track (an audio-only file cannot be indexed)")
         v = vstreams[0]
         fps = float(v.average_rate or v.guessed_rate or 0.0) or 25.0
@@ -140,7 +141,8 @@ def probe(path: Path | str) -> VideoInfo:
         last = _first_frame_time(container, v, max(0.0, duration - 1.0))
         if last is None or last < duration - max(3.0, 0.05 * duration):
             got = "nothing" if last is None else f"{last:.1f} s"
-            raise VideoDecodeError(f"{p}: truncated, the header says {duration:.1f} s but decoding near the end "
+            raise VideoDecodeError(f"{p}: truncated, the header says {duration:.1f} s but decoding "
+                                   "near the end "
                                    f"gives {got}; download it again or {_fix_hint(p)}")
     frames = int(v.frames) if v.frames else int(round(duration * fps))
     return VideoInfo(path=str(p), duration=duration, fps=fps, width=width, height=height, frames=frames,
@@ -299,7 +301,8 @@ class DecordReader:
         try:
             import decord  # noqa: F401
         except ImportError:
-            raise VideoError("decord is not installed: `pip install decord`, or set video.reader='pyav'") from None
+            raise VideoError("decord is not installed: `pip install decord`, "
+                             "or set video.reader='pyav'") from None
         self.info = info
         self.threads = threads
         self.frames_decoded = 0
@@ -322,7 +325,8 @@ class DecordReader:
         w, h = scaled_size(self.info.width, self.info.height, width)
         vr = self._reader(w, h)
         n = len(vr)
-        idx = [min(n - 1, max(0, math.ceil(float(t) * self.info.fps - 0.5 - 1e-6))) for t in timestamps]  # ties: earlier
+        # nearest frame index; ties go to the earlier frame, as in PyAVReader
+        idx = [min(n - 1, max(0, math.ceil(float(t) * self.info.fps - 0.5 - 1e-6))) for t in timestamps]
         if not idx:
             return Frames()
         batch = vr.get_batch(idx).asnumpy()
