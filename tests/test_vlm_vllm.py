@@ -4,12 +4,15 @@ real offline engine over a tiny random Idefics3 when vLLM is installed (slow, GP
 from __future__ import annotations
 
 import importlib.util
+import sys
+import types
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from tiny_vlms import build_idefics3, frames, llava_processor_only
-from videonav.tools.captioner import CaptionContext, CaptionRequest, make_captioner
+from videonav.tools.captioner import CaptionContext, CaptionRequest, describe_many, make_captioner
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
 from videonav.tools.vlm_vllm import VLLMCaptioner, default_max_model_len
@@ -75,3 +78,48 @@ def test_default_context_cap_reads_the_checkpoint(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text('{"max_position_embeddings": 128000}')
     assert default_max_model_len(str(tmp_path)) == 32768
     assert default_max_model_len(str(tmp_path / "missing")) is None
+
+
+class _FakeEngine:
+    """Stands in for ``vllm.LLM``: records the engine arguments and prompts, answers per prompt."""
+
+    last: _FakeEngine | None = None
+
+    def __init__(self, **kwargs: Any) -> None:
+        self.kwargs = kwargs
+        self.prompts: list[dict[str, Any]] = []
+        _FakeEngine.last = self
+
+    def generate(self, prompts: list[dict[str, Any]], params: Any, use_tqdm: bool = True) -> list[Any]:
+        self.prompts = prompts
+        out = []
+        for i, p in enumerate(prompts):
+            n = len(p["multi_modal_data"]["image"])
+            best = SimpleNamespace(text=f" caption {i}: {n} images ", token_ids=[1, 2, 3],
+                                   finish_reason="stop")
+            out.append(SimpleNamespace(outputs=[best], prompt_token_ids=list(range(10 + i))))
+        return out
+
+
+def test_constructor_and_batch_with_a_stand_in_engine(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    llava_processor_only().save_pretrained(tmp_path)
+    (tmp_path / "config.json").write_text('{"model_type": "llava", "text_config": '
+                                          '{"max_position_embeddings": 4096}}')
+    fake = types.ModuleType("vllm")
+    fake.LLM = _FakeEngine  # type: ignore[attr-defined]
+    fake.SamplingParams = lambda **kw: SimpleNamespace(**kw)  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+
+    cap = make_captioner(CaptionerConfig(backend="vllm", model=str(tmp_path), max_new_tokens=7))
+    engine = _FakeEngine.last
+    assert engine is not None
+    assert engine.kwargs["model"] == str(tmp_path) and engine.kwargs["max_model_len"] == 4096
+    assert engine.kwargs["limit_mm_per_prompt"] == {"image": 16} and engine.kwargs["dtype"] == "auto"
+    reqs = [CaptionRequest(frames=tuple(frames(n)), timestamps=tuple(float(i) for i in range(n)))
+            for n in (2, 3)]
+    out = describe_many(cap, reqs)
+    assert [c.text for c in out] == ["caption 0: 2 images", "caption 1: 3 images"]
+    assert [c.frames for c in out] == [2, 3] and out[1].stats["prompt_tokens"] == 11
+    assert out[0].provenance.backend == "vllm" and out[0].provenance.model == str(tmp_path)
+    assert [p["prompt"].count("<image>") for p in engine.prompts] == [2, 3]
