@@ -184,3 +184,49 @@ def test_real_smollm2_tool_format_and_scoring() -> None:
     call = llm.score(msgs, ['<tool_call>\n{"name": "expand", "arguments": {"node_id": "1"}}\n</tool_call>'],
                      TOOLS)
     assert math.isfinite(call[0])
+
+
+def _fake_gguf_dir(tmp_path: Path) -> Path:
+    src = tmp_path / "pkg"
+    src.mkdir()
+    (src / "model.gguf").write_bytes(b"GGUF fake")
+    return src
+
+
+def test_gguf_copy_is_written_once_and_atomically(tiny_model_dir: Path, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fp32 copy appears complete or not at all, and later loads skip the GGUF entirely."""
+    from videonav.agent import llm_transformers as lt
+
+    loads: list[str] = []
+    real_model = transformers.AutoModelForCausalLM.from_pretrained
+    real_tok = transformers.AutoTokenizer.from_pretrained
+
+    def fake_model(path: Any, gguf_file: str | None = None, **kw: Any) -> Any:
+        loads.append(f"model:{gguf_file}")
+        return real_model(tiny_model_dir if gguf_file else path, **kw)
+
+    def fake_tok(path: Any, gguf_file: str | None = None, **kw: Any) -> Any:
+        return real_tok(tiny_model_dir if gguf_file else path, **kw)
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", fake_model)
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", fake_tok)
+    src = lt.resolve_source(str(_fake_gguf_dir(tmp_path)), "model.gguf")
+    root = tmp_path / "cache"
+
+    # a crash while writing leaves neither the copy nor its tmp dir
+    def boom(self: Any, *a: Any, **kw: Any) -> None:
+        raise OSError("disk full")
+
+    with monkeypatch.context() as m:
+        m.setattr(transformers.PreTrainedModel, "save_pretrained", boom)
+        assert lt.gguf_fp32_copy(src, root) is None
+    assert not any(root.iterdir())
+
+    first = lt.gguf_fp32_copy(src, root)
+    assert first is not None and (first / "videonav-source.json").is_file()
+    assert [p.name for p in root.iterdir()] == [first.name]  # no tmp dirs left behind
+    n = len(loads)
+    model, tok = lt.load_model(src, cache_root=root)
+    assert len(loads) == n + 1 and loads[-1] == "model:None"  # loaded from the copy, not the GGUF
+    assert model.config.vocab_size == len(tok)
