@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from typing import Any
 
 import pytest
 from videonav.agent import chat_template as ct
@@ -12,7 +13,7 @@ TOOLS = [{"type": "function", "function": {
     "name": "expand", "description": "Show the captions of a node's children.",
     "parameters": {"type": "object", "properties": {"node_id": {"type": "string", "description": "node id"}},
                    "required": ["node_id"]}}}]
-MESSAGES = [
+MESSAGES: list[dict[str, Any]] = [
     {"role": "system", "content": "You navigate a caption tree."},
     {"role": "user", "content": "Why does the dog run? « café »"},
     {"role": "assistant", "content": None, "tool_calls": [

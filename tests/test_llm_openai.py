@@ -189,7 +189,7 @@ def test_score_unsupported_raises_not_implemented_once(server: tuple[FakeServer,
 
 
 def test_messages_keep_given_ids() -> None:
-    msgs = [{"role": "assistant", "content": None, "tool_calls": [
+    msgs: list[dict[str, Any]] = [{"role": "assistant", "content": None, "tool_calls": [
         {"id": "x9", "type": "function", "function": {"name": "search", "arguments": '{"query": "dog"}'}}]},
         {"role": "tool", "content": "hits"}]
     out = to_openai_messages(msgs)
