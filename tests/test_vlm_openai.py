@@ -116,6 +116,13 @@ def test_no_auth_header_without_api_key_and_png(server: FakeServer) -> None:
     assert "What is shown?" in parts[-1]["text"]
 
 
+def test_text_only_request_sends_no_images(server: FakeServer) -> None:
+    ctx = CaptionContext(child_captions=("a", "b"))
+    assert captioner(server).describe([], [], "", ctx).frames == 0
+    parts = server.requests[0]["json"]["messages"][0]["content"]
+    assert [p["type"] for p in parts] == ["text"] and "No frames" in parts[0]["text"]
+
+
 def test_retries_500_then_succeeds(server: FakeServer) -> None:
     server.script = [(500, {"error": {"message": "loading"}}, {}), (200, completion("ok"), {})]
     sleeps: list[float] = []

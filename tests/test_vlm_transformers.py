@@ -69,6 +69,18 @@ def test_describe_batch_keeps_order_and_frame_counts(llava_dir: Path) -> None:
     assert all(isinstance(c.text, str) for c in out)
 
 
+@pytest.mark.parametrize("which", ["idefics3", "llava"])
+def test_text_only_parent_in_a_mixed_batch(which: str, request: pytest.FixtureRequest) -> None:
+    """Parents may be captioned from their children's captions alone (video.frames_per_parent=0)."""
+    cap = make_captioner(_cfg(request.getfixturevalue(f"{which}_dir")))
+    parent = CaptionContext(span=(0.0, 60.0), child_captions=("A man walks in.", "He sits down."))
+    reqs = [CaptionRequest(frames=(), timestamps=(), context=parent),
+            CaptionRequest(frames=tuple(frames(2)), timestamps=(1.0, 2.0))]
+    out = describe_many(cap, reqs)
+    assert [c.frames for c in out] == [0, 2] and all(isinstance(c.text, str) for c in out)
+    assert out[0].stats["batch"] == 1 and out[1].stats["batch"] == 1  # one generate per kind
+
+
 def test_grey_and_float_frames_are_accepted(idefics3_dir: Path) -> None:
     cap = make_captioner(_cfg(idefics3_dir))
     grey = np.full((40, 40), 128, np.uint8)

@@ -59,6 +59,12 @@ def test_engine_input_video_carries_metadata(llava_processor: Any) -> None:
     assert inp["mm_processor_kwargs"] == {"do_sample_frames": False}
 
 
+def test_engine_input_text_only_has_no_media(llava_processor: Any) -> None:
+    ctx = CaptionContext(child_captions=("a", "b"))
+    inp = _bare(llava_processor).engine_input(CaptionRequest(frames=(), timestamps=(), context=ctx))
+    assert set(inp) == {"prompt"} and "<image>" not in inp["prompt"] and "No frames" in inp["prompt"]
+
+
 @pytest.mark.slow
 def test_vllm_engine_end_to_end(tmp_path: Path) -> None:
     pytest.importorskip("vllm")

@@ -113,7 +113,9 @@ def subsample(frames: Sequence[np.ndarray], timestamps: Sequence[float],
 def chat_messages(user_text: str, n_images: int, video: bool) -> list[dict[str, Any]]:
     """HF-style chat messages: media placeholders first, then the text (the order Qwen-VL and
     SmolVLM were trained with); ``apply_chat_template`` turns them into each model's tokens."""
-    media: list[dict[str, Any]] = [{"type": "video"}] if video else [{"type": "image"}] * n_images
+    media: list[dict[str, Any]] = [{"type": "image"}] * n_images
+    if video and n_images:
+        media = [{"type": "video"}]
     return [{"role": "user", "content": [*media, {"type": "text", "text": user_text}]}]
 
 

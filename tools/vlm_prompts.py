@@ -121,14 +121,17 @@ def context_blocks(context: CaptionContext | None) -> list[str]:
     return blocks
 
 
-def _frames_desc(timestamps: Sequence[float], context: CaptionContext | None, video: bool) -> str:
-    parts = []
+def _opening(timestamps: Sequence[float], context: CaptionContext | None, video: bool) -> str:
+    span = ""
     if context is not None and context.span[1] > context.span[0]:
-        parts.append(f" between {format_time(context.span[0])} and {format_time(context.span[1])}")
-    if timestamps:
-        shown = ", ".join(format_time(t) for t in timestamps)
-        parts.append(f" ({'as one video; ' if video else 'in order, '}taken at {shown})")
-    return "".join(parts)
+        span = f" between {format_time(context.span[0])} and {format_time(context.span[1])}"
+    if not timestamps:  # parents captioned from their children's captions only
+        return _template("vlm_no_frames").substitute(span_desc=span).strip()
+    n = len(timestamps)
+    shown = ", ".join(format_time(t) for t in timestamps)
+    times = f" ({'as one video; ' if video else 'in order, '}taken at {shown})"
+    return _template("vlm_frames").substitute(n_frames=f"{n} frame{'s' if n != 1 else ''}", span_desc=span,
+                                              times_desc=times).strip()
 
 
 def render(prompt: str, context: CaptionContext | None, timestamps: Sequence[float], *,
@@ -140,10 +143,8 @@ def render(prompt: str, context: CaptionContext | None, timestamps: Sequence[flo
     instruction = neutralise_tokens(prompt.strip()) if prompt.strip() else caption_instruction(context)
     blocks = context_blocks(context)
     section = _template("vlm_context").substitute(blocks="\n".join(blocks)) if blocks else ""
-    n = len(timestamps)
     return _template("vlm_describe").substitute(
-        n_frames=f"{n} frame{'s' if n != 1 else ''}" if n else "frames",
-        frames_desc=_frames_desc(timestamps, context, video),
+        opening=_opening(timestamps, context, video),
         context_section=section,
         instruction=instruction.strip(),
     ).strip() + "\n"

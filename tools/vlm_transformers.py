@@ -107,11 +107,16 @@ class TransformersCaptioner:
 
     def describe_batch(self, requests: Sequence[CaptionRequest]) -> list[Caption]:
         """Caption several nodes in one padded ``generate`` (greedy unless captioner.temperature > 0)."""
-        out: list[Caption] = []
+        # Text-only requests (parents captioned from their children) cannot share a processor call
+        # with image requests, so each kind is batched on its own and the order restored after.
+        out: dict[int, Caption] = {}
         size = self.cfg.batch_size
-        for i in range(0, len(requests), size):
-            out.extend(self._generate(requests[i:i + size]))
-        return out
+        for has_frames in (True, False):
+            idx = [i for i, r in enumerate(requests) if bool(r.frames) == has_frames]
+            for j in range(0, len(idx), size):
+                chunk = idx[j:j + size]
+                out.update(zip(chunk, self._generate([requests[i] for i in chunk]), strict=True))
+        return [out[i] for i in range(len(requests))]
 
     # -- internals --------------------------------------------------------------------------
 
@@ -120,20 +125,22 @@ class TransformersCaptioner:
         texts: list[str] = []
         media: list[Any] = []
         for r in requests:
-            if not r.frames:
-                raise ValueError("describe() needs at least one frame")
             if len(r.frames) != len(r.timestamps):
                 raise ValueError(f"{len(r.frames)} frames but {len(r.timestamps)} timestamps")
             user = render(r.prompt, r.context, r.timestamps, video=video)
-            messages = chat_messages(user, len(r.frames), video)
+            messages = chat_messages(user, len(r.frames), video and bool(r.frames))
             texts.append(self.processor.apply_chat_template(messages, add_generation_prompt=True,
                                                             tokenize=False))
+            if not r.frames:
+                continue
             if video:
                 media.append(np.stack([to_uint8_rgb(f) for f in r.frames]))
             else:
                 media.append([to_pil(f) for f in r.frames])
         kwargs: dict[str, Any] = {"text": texts, "return_tensors": "pt", "padding": True}
-        if video:
+        if not any(r.frames for r in requests):
+            pass  # text only
+        elif video:
             kwargs.update(videos=media, do_sample_frames=False,
                           video_metadata=[video_metadata(r.timestamps) for r in requests])
         else:

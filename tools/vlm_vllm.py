@@ -107,14 +107,14 @@ class VLLMCaptioner:
 
     def engine_input(self, req: CaptionRequest) -> dict[str, Any]:
         """One vLLM prompt dict: chat-templated text + ``multi_modal_data``."""
-        if not req.frames:
-            raise ValueError("describe() needs at least one frame")
-        video = self.cfg.video_input
+        video = self.cfg.video_input and bool(req.frames)
         frames, stamps = (list(req.frames), list(req.timestamps)) if video else \
             subsample(req.frames, req.timestamps, self.max_images)
         text = render(req.prompt, req.context, stamps, video=video)
         prompt = self._template.apply_chat_template(chat_messages(text, len(frames), video),
                                                     add_generation_prompt=True, tokenize=False)
+        if not frames:  # text only: a parent captioned from its children's captions
+            return {"prompt": prompt}
         if video:
             clip = np.stack([to_uint8_rgb(f) for f in frames])
             mm: dict[str, Any] = {"video": (clip, video_metadata(stamps))}
