@@ -1,14 +1,14 @@
 """Chapter titles and summaries: the planner LLM when it gives usable text, extractive otherwise.
 
 Captions are data from the video (OCR, subtitles, a VLM's words), so the prompt quotes each
-one as a JSON string inside a delimited block and says not to follow instructions in it;
-whatever comes back is checked (non-empty, within the word limit, mostly letters, not an
-echo of the template) and each of title and summary falls back on its own to the
-extractive version, so a weak 135M model can improve a title without being able to ruin
-one. The extractive title is the first sentence of the most central caption with the
-captioner's boilerplate ("The image showcases ...") and hedges (", possibly a toddler,")
-removed, cut at the first clause break and to ``max_words`` words: every word of it was in
-the captions.
+one as a JSON string inside a delimited block and says not to follow instructions in it.
+Whatever comes back is checked (non-empty, within the word limit, mostly letters, not an
+echo of the template, sharing content words with the captions) and title and summary each
+fall back on their own to the extractive version, so a weak 135M model can improve a title
+without being able to ruin one. The extractive title is the opening sentence of an original
+line of the most central unit, with the captioner's boilerplate ("The image showcases ...")
+and hedges (", possibly a toddler,") removed, cut at the first clause break and to
+``max_words`` words: every word of it was in the captions.
 """
 
 from __future__ import annotations
@@ -125,6 +125,29 @@ def usable_title(title: str, max_words: int) -> bool:
             and not re.search(r"[<>{}]|chapter title of|at most \d+ words", title, re.I))
 
 
+def _stems(text: str) -> set[str]:
+    """Content-word stems (first 4 letters of words of 3+ letters, stopwords dropped)."""
+    return {w[:4] for w in re.findall(r"[a-z]{3,}", text.lower()) if w not in _STOP}
+
+
+def grounded(text: str, source: str, min_share: float) -> bool:
+    """Whether at least ``min_share`` of ``text``'s content stems occur in ``source`` (and one at least).
+
+    A small model writes fluent titles about nothing in the video ("A Tale of Two Families"
+    for a toddler in a sandbox); requiring shared words rejects those and keeps paraphrases.
+
+    >>> grounded("Toddler plays in sandbox", "A toddler sits in a green sandbox.", 0.3)
+    True
+    >>> grounded("A Tale of Two Families", "A toddler sits in a green sandbox.", 0.01)
+    False
+    """
+    stems = _stems(text)
+    if not stems:
+        return False
+    shared = len(stems & _stems(source))
+    return shared >= 1 and shared / len(stems) >= min_share
+
+
 def usable_summary(summary: str, max_words: int = 80) -> bool:
     words = summary.split()
     return (3 <= len(words) <= max_words and _letters_ratio(summary) >= 0.6
@@ -149,18 +172,26 @@ class ChapterWriter:
                                       "prompt_tokens": 0, "completion_tokens": 0}
 
     # -- extractive --------------------------------------------------------------------
-    def extractive_title(self, texts: Sequence[str]) -> str:
-        """The most central opening sentence that compresses to a title of three words or more.
+    def extractive_title(self, texts: Sequence[str], raw: Sequence[Sequence[str]] = ()) -> str:
+        """The first usable opening sentence of the most central unit.
 
-        Opening sentences, because captioners state the subject first and qualify it after.
+        Units are ranked by how close their caption is to the chapter's centroid; candidates are
+        the opening sentences of the units' original lines (``raw[i]`` for ``texts[i]``), since
+        captioners state the subject first and qualify it after, else of the captions themselves.
+        Only the unit captions are embedded, which the segmenter has already done (cache hits).
         """
-        firsts = list(dict.fromkeys(s[0] for s in (split_sentences(t) for t in texts if t.strip()) if s))
-        if not firsts:
+        if not texts:
             return "Untitled"
-        e = self.embedder.encode(firsts)
+        e = self.embedder.encode(list(texts))
         order = np.argsort(-(e @ e.mean(axis=0)), kind="stable")
-        titles = [compress_title(firsts[i], self.max_words) for i in order]
-        return next((t for t in titles if len(t.split()) >= 3), titles[0]) or "Untitled"
+        titles: list[str] = []
+        for i in order[:3]:
+            lines = list(raw[i]) if i < len(raw) and raw[i] else [texts[i]]
+            for ln in lines:
+                first = split_sentences(ln)
+                if first:
+                    titles.append(compress_title(first[0], self.max_words))
+        return next((t for t in titles if len(t.split()) >= 3), next((t for t in titles if t), "Untitled"))
 
     def extractive_summary(self, texts: Sequence[str]) -> str:
         return self.summariser([t for t in texts if t.strip()])
@@ -179,12 +210,12 @@ class ChapterWriter:
         return [{"role": "user", "content": body}]
 
     def write(self, texts: Sequence[str], transcript: str = "", span: tuple[float, float] = (0.0, 0.0),
-              raw: Sequence[str] = ()) -> Written:
-        """Title + summary of one chapter from its units' captions (``raw``: original timed lines,
-        used for the extractive title because they still open with their subject)."""
-        texts = [t for t in texts if t and t.strip()]
-        if transcript.strip():
-            texts = [*texts, transcript]
+              raw: Sequence[Sequence[str]] = ()) -> Written:
+        """Title + summary of one chapter from its units' captions (``raw[i]``: the original timed
+        lines of unit ``i``, used for the extractive title because they open with their subject)."""
+        keep = [i for i, t in enumerate(texts) if t and t.strip()]
+        units, raw = [texts[i] for i in keep], [raw[i] for i in keep if i < len(raw)]
+        texts = [*units, transcript] if transcript.strip() else units
         title, summary = "", ""
         if self.llm is not None and texts:
             try:
@@ -196,12 +227,14 @@ class ChapterWriter:
                 title, summary = parse_reply(reply.text if isinstance(reply.text, str) else "")
             except (RuntimeError, ValueError, TypeError):
                 title, summary = "", ""
-        t_ok, s_ok = usable_title(title, self.max_words), usable_summary(summary)
+        source_text = " ".join([*texts, *(ln for r in raw for ln in r)])
+        t_ok = usable_title(title, self.max_words) and grounded(title, source_text, 0.01)
+        s_ok = usable_summary(summary) and grounded(summary, source_text, 0.3)
         self.stats["llm_titles"] += int(t_ok)
         self.stats["llm_summaries"] += int(s_ok)
         if not texts:
             return Written(title="Untitled", summary="", source="none")
         source: Literal["llm", "extractive", "mixed"] = (
             "llm" if t_ok and s_ok else "extractive" if not (t_ok or s_ok) else "mixed")
-        return Written(title=title.rstrip(".") if t_ok else self.extractive_title(list(raw) or texts),
+        return Written(title=title.rstrip(".") if t_ok else self.extractive_title(units or texts, raw),
                        summary=summary if s_ok else self.extractive_summary(texts), source=source)

@@ -189,7 +189,7 @@ def _write(writer: ChapterWriter, s: float, e: float, units: Sequence[Node],
            sections: list[Chapter]) -> Chapter:
     texts = [unit_text(u) for u in units]
     transcript = " ".join(u.transcript for u in units if u.transcript)
-    raw = [ln.text for u in units for ln in u.lines]
+    raw = [[ln.text for ln in u.lines] for u in units]
     w = writer.write(texts, transcript, (s, e), raw=raw)
     return Chapter(start=s, end=e, title=w.title, summary=w.summary, sections=sections,
                    node_ids=[u.id for u in units], source=w.source)
