@@ -63,17 +63,37 @@ def answer(answer: str, confidence: float) -> str:
 TOOL_FUNCTIONS = (expand, inspect, search, answer)
 
 
-def tool_schemas() -> list[dict[str, Any]]:
-    """OpenAI-style function schemas, derived from the stubs' type hints and docstrings."""
-    from transformers.utils import get_json_schema
+_JSON_TYPES = {str: "string", int: "integer", float: "number", bool: "boolean"}
 
-    schemas = [get_json_schema(f) for f in TOOL_FUNCTIONS]
-    for s in schemas:  # checked at construction: every parameter documented and required
-        params = s["function"]["parameters"]
-        missing = [p for p, spec in params["properties"].items() if not spec.get("description")]
-        if missing or set(params.get("required", [])) != set(params["properties"]):
-            raise ValueError(f"tool {s['function']['name']}: undocumented or optional parameters {missing}")
-    return schemas
+
+def function_schema(fn: Any) -> dict[str, Any]:
+    """OpenAI-style schema from a typed function with a Google-style docstring.
+
+    Produces what ``transformers.utils.get_json_schema`` produces for these stubs (a test
+    checks it) without importing transformers, so a prior-only planner starts fast. Every
+    parameter must be typed and documented: checked here, at construction.
+    """
+    import inspect as _inspect
+    import typing
+
+    hints = typing.get_type_hints(fn)
+    doc = _inspect.getdoc(fn) or ""
+    desc, _, args_block = doc.partition("Args:")
+    arg_docs = dict(re.findall(r"^\s*(\w+):\s*(.+)$", args_block, re.M))
+    props = {}
+    for name in _inspect.signature(fn).parameters:
+        if name not in hints or name not in arg_docs:
+            raise ValueError(f"tool {fn.__name__}: parameter {name!r} needs a type hint and an Args: entry")
+        props[name] = {"type": _JSON_TYPES[hints[name]], "description": arg_docs[name].strip()}
+    return {"type": "function", "function": {
+        "name": fn.__name__, "description": " ".join(desc.split()),
+        "parameters": {"type": "object", "properties": props, "required": list(props)},
+        "return": {"type": _JSON_TYPES[hints["return"]]}}}
+
+
+def tool_schemas() -> list[dict[str, Any]]:
+    """The four tools' schemas (what ``tools=`` in the chat template and TRL receive)."""
+    return [function_schema(f) for f in TOOL_FUNCTIONS]
 
 
 # -- parsed actions ---------------------------------------------------------------------------

@@ -48,7 +48,7 @@ class ScriptedLLM:
 
     def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
              max_new_tokens: int = 128, temperature: float = 0.0) -> ChatReply:
-        self.calls.append(messages)
+        self.calls.append([dict(m) for m in messages])
         if callable(self._replies):
             text = self._replies(messages)
         else:
