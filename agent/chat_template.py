@@ -75,6 +75,27 @@ def tool_chat_template(tokenizer: Any | None = None) -> str:
     return path.read_text(encoding="utf-8") if path is not None else packaged_template()
 
 
+def pick_chat_template(tokenizer: Any, mode: str = "auto") -> str:
+    """The template text for ``planner.chat_template`` (``auto`` / ``qwen2_5`` / ``model``).
+
+    ``auto`` keeps a model's own template when it renders tools (Qwen, Llama 3, ...), and uses
+    qwen2_5 when the tokenizer has its ``<|im_start|>``/``<|im_end|>`` tokens (SmolLM2, whose own
+    template ignores tools). Raises ValueError naming the setting when the choice cannot work.
+    """
+    own = getattr(tokenizer, "chat_template", None)
+    if mode == "auto":
+        vocab = tokenizer.get_vocab()
+        has_im = all(t in vocab for t in REQUIRED_TOKENS)
+        mode = "model" if own and ("tools" in own or not has_im) else "qwen2_5"
+    if mode == "model":
+        if not own:
+            raise ValueError("the model has no chat template of its own; set planner.chat_template=qwen2_5")
+        return str(own)
+    if mode != "qwen2_5":
+        raise ValueError(f"planner.chat_template={mode!r}: choose auto, qwen2_5 or model")
+    return tool_chat_template(tokenizer)
+
+
 def normalise_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Copies messages into the shape the template expects, without touching the caller's list.
 

@@ -21,6 +21,7 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -29,12 +30,12 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videonav.agent.chat_template import parse_tool_calls, render, tool_chat_template
+from videonav.agent.chat_template import parse_tool_calls, pick_chat_template, render
 from videonav.agent.llm import ChatReply, register_llm
 from videonav.tools.embed import BackendUnavailable
 
@@ -183,13 +184,10 @@ class TransformersLLM:
         return self
 
     def _pick_template(self, tok: Any) -> str:
-        mode = self.cfg.chat_template
-        if mode == "model" or (mode == "auto" and self.cfg.model is not None and tok.chat_template):
-            if not tok.chat_template:
-                raise BackendUnavailable(f"{self.model_id} has no chat template of its own; "
-                                         "set planner.chat_template=qwen2_5")
-            return str(tok.chat_template)
-        return tool_chat_template(tok)
+        try:
+            return pick_chat_template(tok, self.cfg.chat_template)
+        except ValueError as e:
+            raise BackendUnavailable(f"{self.model_id}: {e}") from None
 
     @property
     def model(self) -> Any:
@@ -276,8 +274,17 @@ class TransformersLLM:
             return kv
         return self._kv
 
+    @contextlib.contextmanager
+    def _cache_guard(self) -> Iterator[None]:
+        """An exception mid-forward (e.g. KeyboardInterrupt) may leave the cache half-written: drop it."""
+        try:
+            yield
+        except BaseException:
+            self._kv, self._kv_ids = None, []
+            raise
+
     def clear_cache(self) -> None:
-        """Drops the prefix KV cache (memory: ~90 KB per prompt token for SmolLM2)."""
+        """Drops the prefix KV cache (memory: ~46 KB per prompt token for SmolLM2)."""
         with self._lock:
             self._kv, self._kv_ids = None, []
 
@@ -287,7 +294,7 @@ class TransformersLLM:
         """Generates one assistant turn (greedy unless ``temperature > 0``) in the template's format."""
         import torch
 
-        with self._lock, torch.inference_mode():
+        with self._lock, torch.inference_mode(), self._cache_guard():
             tok = self.tokenizer
             ids = self.prompt_ids(messages, tools, reserve=max_new_tokens)
             cache = self._prefill(ids[:-1])
@@ -319,7 +326,7 @@ class TransformersLLM:
         """
         import torch
 
-        with self._lock, torch.inference_mode():
+        with self._lock, torch.inference_mode(), self._cache_guard():
             conts = [self._encode(c) for c in continuations]
             longest = max((len(c) for c in conts), default=0)
             ids = self.prompt_ids(messages, tools, reserve=longest)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from videonav.agent.chat_template import normalise_messages, parse_tool_calls, render, tool_chat_template
+from videonav.agent.chat_template import normalise_messages, parse_tool_calls, pick_chat_template, render
 from videonav.agent.llm import ChatReply, register_llm
 from videonav.agent.llm_transformers import default_cache_root, gguf_fp32_copy, resolve_source
 from videonav.tools.embed import BackendUnavailable
@@ -41,7 +41,7 @@ class VLLMBackend:
         self._engine_kwargs = engine_kwargs
         self._lock = threading.Lock()
         self._engine: Any = None
-        self._template: str | None = None
+        self._template: str = ""
 
     @property
     def engine(self) -> Any:
@@ -62,13 +62,10 @@ class VLLMBackend:
                     path = str(cached)
                 kwargs = {"dtype": "auto", **self._engine_kwargs}
                 engine = vllm.LLM(model=path, **kwargs)
-                tok = engine.get_tokenizer()
-                mode = self.cfg.chat_template
-                own = getattr(tok, "chat_template", None)
-                if mode == "model" or (mode == "auto" and self.cfg.model is not None and own):
-                    self._template = None  # the model's own template
-                else:
-                    self._template = tool_chat_template(tok)
+                try:
+                    self._template = pick_chat_template(engine.get_tokenizer(), self.cfg.chat_template)
+                except ValueError as e:
+                    raise BackendUnavailable(f"{self.model_id}: {e}") from None
                 self._engine = engine
             return self._engine
 
@@ -91,8 +88,7 @@ class VLLMBackend:
 
         engine = self.engine
         tok = engine.get_tokenizer()
-        template = self._template if self._template is not None else tok.chat_template
-        prompt = tok(render(tok, messages, tools, True, chat_template=template),
+        prompt = tok(render(tok, messages, tools, True, chat_template=self._template),
                      add_special_tokens=False)["input_ids"]
         conts = [list(tok(c, add_special_tokens=False)["input_ids"]) for c in continuations]
         todo = [i for i, c in enumerate(conts) if c]

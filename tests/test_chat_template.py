@@ -107,3 +107,34 @@ def test_parse_tool_calls_is_lenient() -> None:
     assert ct.parse_tool_calls(text) == [{"name": "expand", "arguments": {"node_id": "1"}},
                                          {"name": "search", "arguments": {"query": "dog"}}]
     assert ct.parse_tool_calls("no calls here") == []
+
+
+class _Tok:
+    def __init__(self, vocab: dict[str, int], template: str | None) -> None:
+        self._vocab, self.chat_template = vocab, template
+
+    def get_vocab(self) -> dict[str, int]:
+        return self._vocab
+
+
+IM = {"<|im_start|>": 1, "<|im_end|>": 2}
+
+
+@pytest.mark.parametrize(("vocab", "own", "mode", "want"), [
+    (IM, "{{ messages }}", "auto", "qwen2_5"),               # SmolLM2: own template ignores tools
+    (IM, "{% if tools %}{{ tools }}{% endif %}", "auto", "own"),  # Qwen: own template renders tools
+    ({"<s>": 0}, "{{ messages }}", "auto", "own"),            # no im tokens: keep its own
+    (IM, None, "auto", "qwen2_5"),
+    (IM, "{{ messages }}", "model", "own"),
+    (IM, "{% if tools %}{% endif %}", "qwen2_5", "qwen2_5"),
+])
+def test_pick_chat_template(vocab: dict[str, int], own: str | None, mode: str, want: str) -> None:
+    got = ct.pick_chat_template(_Tok(vocab, own), mode)
+    assert got == (own if want == "own" else ct.tool_chat_template())
+
+
+def test_pick_chat_template_errors_name_the_setting() -> None:
+    with pytest.raises(ValueError, match="planner.chat_template=qwen2_5"):
+        ct.pick_chat_template(_Tok(IM, None), "model")
+    with pytest.raises(ValueError, match="planner.chat_template"):
+        ct.pick_chat_template(_Tok(IM, None), "chatml")
