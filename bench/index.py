@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         ("decode (scan + caption reads, main thread)", f"{st['decode_seconds']:.1f} s ({st['decode_seconds'] / wall:.0%})"),
         ("waiting on captioner (OCR, main thread)", f"{st['wait_seconds']:.1f} s ({st['wait_seconds'] / wall:.0%})"),
         ("other (wall - decode - wait)", f"{st['other_seconds']:.1f} s ({st['other_seconds'] / wall:.0%})"),
-        ("OCR inside captioner (overlaps decode)", f"{st['ocr_seconds']:.1f} s"),
+        ("OCR inside captioner (overlaps decode)", f"{st['ocr_seconds']:.1f} s, {st['ocr_frames']} frames read"),
         ("caption inside captioner incl. OCR", f"{st['caption_seconds']:.1f} s"),
     ]
     result: dict = {"index": st, "wall": wall, "rss_mib": rss_self, "rss_children_mib": rss_child}

@@ -233,3 +233,18 @@ def test_cli_index_json_and_run_config(tmp_path, tiny_video, capsys):
     rc = main(["index", str(tmp_path / "nope.mp4"), "--store", str(tmp_path / "other.sqlite")])
     err = capsys.readouterr().err
     assert rc == 1 and "no such file" in err and not (tmp_path / "other.sqlite").exists()
+
+
+def test_open_source_with_a_run_config_builds_the_top_levels(tmp_path, tiny_video):
+    """The planner's call: ``open_source(video, cfg, store, lazy=True)``."""
+    from videonav.agent.config import load_config
+
+    cfg = load_config(None, ["embedder.model=hashing", "tree.leaf_min_seconds=3", "tree.leaf_max_seconds=6",
+                             "tree.eager_levels=1", f"store.path={tmp_path / 'own.sqlite'}"])
+    src = open_source(tiny_video.path, cfg, None, lazy=True)
+    try:
+        assert src.owns_store and src.tree_key == src.key
+        assert {n.id for n in src.tree.nodes() if n.caption} == {"root", "1", "2"}
+        assert "CHARLIE" in src.ensure([src.tree.leaves()[2].id])[0].caption
+    finally:
+        src.close()

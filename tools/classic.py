@@ -93,6 +93,7 @@ class ClassicCaptioner:
     """OCR (tesseract) + subtitles + scene statistics; no weights, deterministic."""
 
     name = "classic"
+    context_free = True  # captions ignore the previous caption: the indexer may batch freely
 
     def __init__(self, cfg: CaptionerConfig) -> None:
         self.cfg = cfg
@@ -137,15 +138,18 @@ class ClassicCaptioner:
             return [[] for _ in groups]
         keys_per_group: list[list[bytes]] = []
         todo: dict[bytes, np.ndarray] = {}
+        aliases: dict[bytes, bytes] = {}  # a skipped near-duplicate reads as the frame it duplicates
         for frames in groups:
             keys: list[bytes] = []
-            last: np.ndarray | None = None
+            last: tuple[np.ndarray, bytes] | None = None
             for img in frames:
-                th = _thumb(img)
-                if last is not None and float(np.abs(th - last).mean()) < DUP_DIFF:
-                    continue  # the same slide again: read once
-                last = th
                 k = hashlib.blake2b(np.ascontiguousarray(img).data, digest_size=16).digest()
+                th = _thumb(img)
+                if last is not None and float(np.abs(th - last[0]).mean()) < DUP_DIFF:
+                    if k not in self._cache:
+                        aliases[k] = last[1]
+                    continue  # the same slide again: read once
+                last = (th, k)
                 keys.append(k)
                 if k not in self._cache:
                     todo[k] = img
@@ -161,6 +165,8 @@ class ClassicCaptioner:
                     self._cache[k] = lines
             self.ocr_seconds += time.perf_counter() - t0
             self.ocr_frames += len(items)
+        for k, target in aliases.items():
+            self._cache[k] = self._cache.get(target, [])
         out = []
         for keys in keys_per_group:
             lines = [ln for k in keys for ln in self._cache.get(k, [])]

@@ -69,6 +69,7 @@ class IndexStats:
     caption_seconds: float = 0.0
     wait_seconds: float = 0.0
     frames_decoded: int = 0
+    ocr_frames: int = 0
     nodes: int = 0
     leaves: int = 0
     depth: int = 0
@@ -107,6 +108,7 @@ class VideoTreeSource:
         self.video_cfg, self.tree_cfg, self.embedder_cfg = video_cfg, tree_cfg, embedder_cfg
         self.entities = tuple(entities)
         self.batch_size = max(1, batch_size)
+        self.owns_store = False
         self._summarise = summarise
         self.cost = SourceCost()
         self.stats = IndexStats(video_seconds=info.duration)
@@ -222,6 +224,7 @@ class VideoTreeSource:
         total, done = len(todo), 0
         bs = self.batch_size
         ocr0 = float(getattr(self.captioner, "ocr_seconds", 0.0))
+        ocr_n0 = int(getattr(self.captioner, "ocr_frames", 0))
         batches: list[list[Node]] = []
         for i in todo:
             n = self.tree.node(i)
@@ -265,15 +268,29 @@ class VideoTreeSource:
                     progress(done, total, "caption")
         self.stats.captioned_now += total
         self.stats.ocr_seconds += float(getattr(self.captioner, "ocr_seconds", 0.0)) - ocr0
+        self.stats.ocr_frames += int(getattr(self.captioner, "ocr_frames", 0)) - ocr_n0
         self.stats.caption_seconds += t_cap
         self.stats.wait_seconds += t_wait
         return total
+
+    @property
+    def tree_key(self) -> str:
+        return self.key
 
     def close(self) -> None:
         self.reader.close()
         close = getattr(self.captioner, "close", None)
         if callable(close):
             close()
+        if self.owns_store:
+            self.store.close()
+
+
+def _batch_size(cap: Captioner, cfg: CaptionerConfig | None) -> int:
+    """``captioner.batch_size``; at least 32 for backends whose output ignores the previous caption
+    (classic: bigger batches amortise tesseract's start-up over more frames)."""
+    bs = (cfg or CaptionerConfig()).batch_size
+    return max(bs, 32) if getattr(cap, "context_free", False) else bs
 
 
 def _settings(info_hash: str, video: VideoConfig, tree: TreeConfig, cap: Captioner, emb: EmbedderConfig,
@@ -288,19 +305,45 @@ def _settings(info_hash: str, video: VideoConfig, tree: TreeConfig, cap: Caption
                     subtitles=subs, entities=sorted(entities))
 
 
-def open_source(path: Path | str, *, store: Store, video: VideoConfig | None = None,
-                tree: TreeConfig | None = None,
+def open_source(path: Path | str, cfg: Any | None = None, store: Store | None = None, *,
+                lazy: bool | None = None, video: VideoConfig | None = None, tree: TreeConfig | None = None,
                 captioner: CaptionerConfig | None = None, embedder: EmbedderConfig | None = None,
                 subtitles: Path | str | None = None, entities: Sequence[str] = (),
                 captioner_impl: Captioner | None = None, summarise: Summariser | None = None,
                 progress: Progress | None = None) -> VideoTreeSource:
-    """Probe the video, load its stored tree or scan and store a new skeleton; caption nothing yet.
+    """The video's tree as a ``TreeSource``: probe, load the stored tree or scan and store a skeleton.
 
-    Raises a ``VideoError`` (missing / empty / truncated / corrupt / audio-only file, broken
-    subtitles) before anything is written to ``store``.
+    ``cfg`` is a ``RunConfig`` (anything with ``video``/``tree``/``captioner``/``embedder``/``store``
+    sections); explicit section arguments win over it. ``store=None`` opens ``cfg.store.path``
+    (closed by :meth:`VideoTreeSource.close`). ``lazy``: ``None`` captions nothing now, ``True``
+    captions the root and ``tree.eager_levels`` levels (what ``videonav ask`` needs to start),
+    ``False`` captions every node. Raises a ``VideoError`` (missing / empty / truncated / corrupt /
+    audio-only file, broken subtitles) before anything is written to the store.
     """
-    vcfg, tcfg = video or VideoConfig(), tree or TreeConfig()
-    ecfg = embedder or EmbedderConfig()
+    if cfg is not None:
+        video, tree = video or cfg.video, tree or cfg.tree
+        captioner, embedder = captioner or cfg.captioner, embedder or cfg.embedder
+    owned = store is None
+    if store is None:
+        probe(path)  # fail before creating a store file
+        store = Store(cfg.store.path if cfg is not None else None)
+    try:
+        src = _open(path, store, video or VideoConfig(), tree or TreeConfig(), captioner,
+                    embedder or EmbedderConfig(), subtitles, entities, captioner_impl, summarise, progress)
+    except BaseException:
+        if owned:
+            store.close()
+        raise
+    src.owns_store = owned
+    if lazy is not None:
+        src.build(src.eager_ids(lazy), progress)
+    return src
+
+
+def _open(path: Path | str, store: Store, vcfg: VideoConfig, tcfg: TreeConfig,
+          captioner: CaptionerConfig | None, ecfg: EmbedderConfig, subtitles: Path | str | None,
+          entities: Sequence[str], captioner_impl: Captioner | None, summarise: Summariser | None,
+          progress: Progress | None) -> VideoTreeSource:
     info = probe(path)
     cues, sub_src = load_subtitles(path, info, subtitles)
     cap = captioner_impl or make_captioner(captioner or CaptionerConfig())
@@ -341,7 +384,7 @@ def open_source(path: Path | str, *, store: Store, video: VideoConfig | None = N
     src = VideoTreeSource(info=info, tree=ctree, key=key, store=store, captioner=cap, reader=reader,
                           scan=scan,
                           cues=cues, video_cfg=vcfg, tree_cfg=tcfg, embedder_cfg=ecfg, summarise=summarise,
-                          entities=entities, batch_size=(captioner or CaptionerConfig()).batch_size)
+                          entities=entities, batch_size=_batch_size(cap, captioner))
     src.stats.scan_seconds = time.perf_counter() - t0
     src.stats.resumed = resumed
     if raw is None:
@@ -360,8 +403,7 @@ def index_video(path: Path | str, *, store: Store, video: VideoConfig | None = N
     tcfg = tree or TreeConfig()
     src = open_source(path, store=store, video=video, tree=tcfg, captioner=captioner, embedder=embedder,
                       subtitles=subtitles, entities=entities, captioner_impl=captioner_impl,
-                      summarise=summarise,
-                      progress=progress)
+                      summarise=summarise, progress=progress)
     try:
         ids = src.eager_ids(tcfg.lazy if lazy is None else lazy)
         before = sum(1 for i in ids if src.tree.node(i).caption is not None)

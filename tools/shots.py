@@ -9,6 +9,7 @@ two samples that straddle them (±0.5 s at 1 fps), fine for aligning 10-30 s lea
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,12 +33,20 @@ _NAMES = list(PALETTE)
 _PROTO = np.array([PALETTE[n] for n in _NAMES], dtype=np.float32)
 
 
+@functools.cache
+def _palette_lut() -> np.ndarray:
+    """Nearest palette colour for every RGB cube cell (32 levels a channel): one lookup a pixel."""
+    c = (np.arange(32, dtype=np.float32) * 8 + 4)
+    grid = np.stack(np.meshgrid(c, c, c, indexing="ij"), -1).reshape(-1, 3)
+    d = ((grid[:, None, :] - _PROTO[None, :, :]) ** 2).sum(-1)
+    return d.argmin(1).astype(np.int64)
+
+
 def colour_hist(img: np.ndarray) -> np.ndarray:
     """Share of pixels nearest to each palette colour (sums to 1)."""
-    px = img.reshape(-1, 3).astype(np.float32)
-    d = ((px[:, None, :] - _PROTO[None, :, :]) ** 2).sum(-1)
-    counts = np.bincount(d.argmin(1), minlength=len(_NAMES)).astype(np.float32)
-    return counts / max(1.0, counts.sum())
+    q = (img.reshape(-1, 3) >> 3).astype(np.int64)
+    counts = np.bincount(_palette_lut()[(q[:, 0] << 10) | (q[:, 1] << 5) | q[:, 2]], minlength=len(_NAMES))
+    return counts.astype(np.float32) / max(1.0, float(counts.sum()))
 
 
 def rgb_hist(img: np.ndarray, bins: int = 8) -> np.ndarray:
