@@ -31,6 +31,10 @@ def ensure_sample(minutes: float, out: Path) -> Path:
     return video
 
 
+def pct(seconds: float, wall: float) -> str:
+    return f"{seconds:.1f} s ({seconds / wall:.0%})"
+
+
 def floor(info, reads, kind: str) -> dict:
     """Decode the indexer's frames with one decoder; reads grouped as the indexer grouped them."""
     from videonav.tools.video import DecordReader, PyAVReader
@@ -75,7 +79,6 @@ def main(argv: list[str] | None = None) -> int:
                           embedder=EmbedderConfig(model="hashing"), lazy=args.lazy)
         wall = time.perf_counter() - t0
     rss_self = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    rss_child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     st = res.stats.as_dict()
     n_scan = sum(len(t) for p, _, t in res.reads if p == "scan")
     n_cap = sum(len(t) for p, _, t in res.reads if p == "caption")
@@ -86,21 +89,22 @@ def main(argv: list[str] | None = None) -> int:
         ("video-seconds per second", f"{st['video_seconds'] / wall:.1f}"),
         ("frames requested (scan thumbs + caption frames)", f"{n_scan} + {n_cap}"),
         ("frames decoded", f"{st['frames_decoded']}"),
-        ("peak RSS (indexer / largest tesseract)", f"{rss_self:.0f} MiB / {rss_child:.0f} MiB"),
-        ("decode (scan + caption reads, main thread)", f"{st['decode_seconds']:.1f} s ({st['decode_seconds'] / wall:.0%})"),
-        ("waiting on captioner (OCR, main thread)", f"{st['wait_seconds']:.1f} s ({st['wait_seconds'] / wall:.0%})"),
-        ("other (wall - decode - wait)", f"{st['other_seconds']:.1f} s ({st['other_seconds'] / wall:.0%})"),
-        ("OCR inside captioner (overlaps decode)", f"{st['ocr_seconds']:.1f} s, {st['ocr_frames']} frames read"),
+        ("peak RSS of the indexer process", f"{rss_self:.0f} MiB"),
+        ("decode (scan + caption reads, main thread)", pct(st["decode_seconds"], wall)),
+        ("waiting on captioner (OCR, main thread)", pct(st["wait_seconds"], wall)),
+        ("other (wall - decode - wait)", pct(st["other_seconds"], wall)),
+        ("OCR inside captioner (overlaps decode)", f"{st['ocr_seconds']:.1f} s, {st['ocr_frames']} frames"),
         ("caption inside captioner incl. OCR", f"{st['caption_seconds']:.1f} s"),
     ]
-    result: dict = {"index": st, "wall": wall, "rss_mib": rss_self, "rss_children_mib": rss_child}
+    result: dict = {"index": st, "wall": wall, "rss_mib": rss_self}
     if not args.no_floor:
         info = probe(video)
         for kind in ("decord", "pyav"):
             f = floor(info, res.reads, kind)
             result[f"floor_{kind}"] = f
             rows.append((f"same frames with {kind} only (scan / caption / total)",
-                         f"{f['scan']:.1f} / {f['caption']:.1f} / {f['total']:.1f} s, {f['frames_decoded']} decoded"))
+                         f"{f['scan']:.1f} / {f['caption']:.1f} / {f['total']:.1f} s, "
+                         f"{f['frames_decoded']} decoded"))
     width = max(len(k) for k, _ in rows)
     print(f"| {'measure':<{width}} | value |\n|{'-' * (width + 2)}|-------|")
     for k, v in rows:

@@ -27,7 +27,8 @@ from PIL import Image, ImageDraw, ImageFont
 W, H = 640, 360
 FONT_BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf"
 TOPICS = ["Ocean Life", "Volcanoes", "Space Travel", "Ancient Rome", "Rainforests", "Robotics", "Deserts",
-          "Music History", "Mountains", "Glaciers", "Coral Reefs", "Weather", "Insects", "Bridges", "Chemistry",
+          "Music History", "Mountains", "Glaciers", "Coral Reefs", "Weather", "Insects", "Bridges",
+          "Chemistry",
           "Railways", "Birds", "Printing", "Castles", "Comets"]
 CITIES = ["OSLO", "LIMA", "CAIRO", "TOKYO", "DUBLIN", "QUITO", "HANOI", "PERTH", "DAKAR", "MILAN", "RIGA",
           "BERN", "SEOUL", "DELHI", "ACCRA", "TUNIS", "KYIV", "MINSK", "SOFIA", "PRAGUE", "VIENNA", "MADRID"]
@@ -99,7 +100,8 @@ def plan(minutes: float, seed: int) -> dict:
             if ch_end - (t + dur) < 15:
                 dur = ch_end - t
             part += 1
-            sc = {"start": t, "end": t + dur, "kind": "scene", "chapter": topic, "title": f"{topic.upper()} {part}",
+            sc = {"start": t, "end": t + dur, "kind": "scene", "chapter": topic,
+                  "title": f"{topic.upper()} {part}",
                   "shape": rng.choice(SHAPES), "number": numbers.pop(), "colour": ""}
             if colours and rng.random() < 0.25:
                 sc["colour"] = colours.pop()
@@ -151,7 +153,8 @@ def questions(p: dict, seed: int) -> list[dict]:
     def add(qtype: str, q: str, answer: str, pool: list[str], span: tuple[float, float], k: int = 4) -> None:
         cands = sorted(set(pool) - {answer})
         if len(cands) < k:  # short videos: pad with plausible values that never appear
-            cands += [str(n) for n in rng.sample(range(1000, 9999), 2 * k) if str(n) not in pool and str(n) != answer]
+            extra = [str(n) for n in rng.sample(range(1000, 9999), 2 * k)]
+            cands += [x for x in extra if x not in pool and x != answer]
         distract = rng.sample(cands, k)
         opts = distract + [answer]
         rng.shuffle(opts)
@@ -174,7 +177,8 @@ def questions(p: dict, seed: int) -> list[dict]:
     titles = [c["title"] for c in chapters]
     for a, b in zip(chapters, chapters[1:], strict=False):
         pool = titles + TOPICS if len(titles) < 6 else titles
-        add("chapter-order", f"Which chapter comes right after the chapter on {a['title']}?", b["title"], pool,
+        add("chapter-order", f"Which chapter comes right after the chapter on {a['title']}?", b["title"],
+            pool,
             (b["start"], b["start"] + 12.0))
     for s in rng.sample(scenes, min(4, len(scenes))):
         add("number-chapter", f"In which chapter was the number {s['number']} shown?", s["chapter"],
@@ -188,10 +192,12 @@ def render(p: dict, path: Path, fps: int, gop_seconds: float) -> int:
     container = av.open(str(path), "w")
     stream = container.add_stream("libx264", rate=fps)
     stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-    stream.options = {"preset": "ultrafast", "crf": "26", "g": str(int(gop_seconds * fps)), "tune": "stillimage"}
+    stream.options = {"preset": "ultrafast", "crf": "26", "g": str(int(gop_seconds * fps)),
+                      "tune": "stillimage"}
     n = 0
     for s in p["scenes"]:
-        lines = [(s["title"], 44), (s["text"], 44)] if s["kind"] == "scene" else [(s["title"], 40), (s["text"], 52)]
+        big = s["kind"] == "scene"
+        lines = [(s["title"], 44), (s["text"], 44)] if big else [(s["title"], 40), (s["text"], 52)]
         card = render_card(s["bg"], lines)
         mask = sprite(s["shape"])
         colour = np.array([255, 255, 255] if sum(s["bg"]) < 400 else [20, 20, 20], dtype=np.uint8)

@@ -113,8 +113,9 @@ def read_embedded(video: Path | str, stream_index: int | None = None) -> list[Ti
                         t = t.decode("utf-8", "replace") if isinstance(t, bytes) else str(t)
                         ass = ass.decode("utf-8", "replace") if isinstance(ass, bytes) else str(ass)
                         texts.append(t or ass.split(",", 8)[-1].replace("\\N", " "))
-                    if getattr(sub, "end_display_time", 0) and not pkt.duration:
-                        end = start + sub.end_display_time / 1000
+                    shown_ms = getattr(sub, "end_display_time", 0)
+                    if shown_ms and not pkt.duration:
+                        end = start + shown_ms / 1000
                     line = clean_text(" ".join(texts))
                     if line:
                         out.append(TimedText(start=start, end=max(end, start + 1e-3), text=line))

@@ -113,7 +113,7 @@ def probe(path: Path | str) -> VideoInfo:
                                f"({e}); {_fix_hint(p)}") from None
     with container:
         streams = list(container.streams)
-        vstreams = [s for s in streams if s.type == "video" and getattr(s.codec_context, "width", 0)]
+        vstreams = [s for s in container.streams.video if s.codec_context.width]
         if not vstreams:
             kinds = ", ".join(sorted({s.type for s in streams})) or "none"
             raise NoVideoStream(f"{p}: no video stream (streams: {kinds}); videonav needs a file with "
@@ -190,8 +190,12 @@ class VideoReader(Protocol):
 
     name: str
     info: VideoInfo
-    frames_decoded: int
-    decode_seconds: float
+
+    @property
+    def frames_decoded(self) -> int: ...
+
+    @property
+    def decode_seconds(self) -> float: ...
 
     def read(self, timestamps: Sequence[float], width: int | None = None) -> Frames:
         """One frame per requested time (same order): the frame nearest to it, at most ``width`` wide."""
@@ -249,7 +253,7 @@ class PyAVReader:
         return float(f.time) if f is not None and f.time is not None else -1.0
 
     def _seek(self, t: float) -> None:
-        self._c.seek(max(0, int(t / self._v.time_base)), stream=self._v, backward=True)
+        self._c.seek(max(0, int(t / float(self._v.time_base or 1e-3))), stream=self._v, backward=True)
         self._it = None
         self._last = None
 
