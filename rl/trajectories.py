@@ -1,0 +1,214 @@
+"""SFT trajectories: teachers navigate the stored trees with the planner's own episode machinery.
+
+Why this shape: a trajectory is only useful if it is exactly what the policy will see at
+inference, so a teacher never writes prompts or observations itself. The opening turns come
+from :func:`videonav.agent.prompts.messages_for`, every tool result from
+:func:`videonav.agent.observe.observe` on a :class:`videonav.agent.planner.Episode`, and every
+assistant turn is an :class:`videonav.agent.actions.Action` rendered by ``tool_call()``; the
+teacher only *chooses* actions. Two teachers:
+
+- :class:`OracleTeacher` knows the answer. It picks the leaf that best supports the correct
+  option (embedding similarity of the leaf's lines to question + correct option, restricted to
+  leaves overlapping the human evidence spans when NExT-GQA has them), expands the ancestors
+  on the way down, inspects that leaf with the question as query (the same action the
+  constrained planner scores) and answers with the right letter.
+- :class:`LLMTeacher` wraps any planner LLM (``make_llm`` with ``backend=openai``) and applies
+  LongVideo-R1's hint-guided rejection sampling: a wrong final answer is retried with a hint
+  naming the subtree that holds the evidence, one level deeper at each retry; only correct
+  episodes are kept.
+
+Rows use the ``datasets`` conversational format TRL's SFTTrainer reads: ``messages`` (a
+``datasets.Json`` column: tool-call arguments differ per tool, which an Arrow struct would
+pad with nulls) and ``tools`` as a JSON string.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from videonav.agent.actions import LETTERS, Action, ParseFailure, option_index, parse_action, tool_schemas
+from videonav.agent.config import RunConfig
+from videonav.agent.datasets import Question
+from videonav.agent.llm import LLM
+from videonav.agent.metrics import intersection
+from videonav.agent.observe import Read, observe
+from videonav.agent.planner import Episode
+from videonav.agent.prompts import messages_for, quote
+from videonav.memory.tree import ROOT, CaptionTree
+from videonav.tools.embed import Embedder
+from videonav.tools.text_source import TextTreeSource
+
+
+@dataclass
+class Trajectory:
+    """One finished episode: the conversation plus what it cost and whether it was right."""
+
+    qid: str
+    video: str
+    messages: list[dict[str, Any]]
+    correct: bool
+    reads: list[Read]
+    teacher: str
+    attempts: int = 1
+
+    def row(self, tools_json: str) -> dict[str, Any]:
+        """The dataset row (``messages`` + ``tools`` JSON string + bookkeeping columns)."""
+        return {"messages": self.messages, "tools": tools_json, "qid": self.qid, "video": self.video,
+                "teacher": self.teacher, "captions_read": len(self.reads), "attempts": self.attempts}
+
+
+def start_episode(tree: CaptionTree, q: Question) -> tuple[Episode, list[Read]]:
+    """The opening state exactly as :meth:`Planner.ask` builds it (top-level parts visible)."""
+    top = [tree.node(c.id) for c in tree.children(ROOT)] if not tree.is_leaf(ROOT) else [tree.root]
+    msgs = messages_for(q.question, q.options, tree.duration, [(n, tree.is_leaf(n.id)) for n in top])
+    ep = Episode(question=q.question, options=list(q.options), query=q.question + " " + " ".join(q.options),
+                 messages=msgs, visible=[n.id for n in top])
+    reads = [Read(n.caption or "", n.start, n.end, n.id) for n in top]
+    return ep, reads
+
+
+def step(ep: Episode, act: Action, source: TextTreeSource, cfg: RunConfig, embedder: Embedder,
+         content: str = "") -> tuple[str, list[Read], bool]:
+    """Append one assistant tool call and (unless it is ``answer``) its observed result."""
+    ep.messages.append({"role": "assistant", "content": content, "tool_calls": [act.tool_call()]})
+    if act.name == "answer":
+        return "", [], False
+    obs, reads, err = observe(act, ep, source, cfg, embedder)
+    ep.messages.append({"role": "tool", "name": act.name, "content": obs})
+    return obs, reads, err
+
+
+def target_leaf(tree: CaptionTree, q: Question, embedder: Embedder) -> str:
+    """The leaf whose text best supports the correct option (inside the evidence spans if known)."""
+    assert q.truth is not None
+    leaves = tree.leaves()
+    if q.evidence:
+        inside = [lf for lf in leaves if intersection([(lf.start, lf.end)], q.evidence) > 0]
+        leaves = inside or leaves
+    texts = [" ".join([lf.caption or ""] + [ln.text for ln in tree.lines_under(lf.id)]) for lf in leaves]
+    qv = embedder.encode([f"{q.question} {q.options[q.truth]}"])[0]
+    sims = embedder.encode(texts) @ qv
+    return leaves[int(np.argmax(sims))].id
+
+
+class OracleTeacher:
+    """Descends straight to the supporting leaf, inspects it, answers correctly.
+
+    ``reasoning=True`` puts one templated sentence before each tool call (why this node); it
+    is off for policies evaluated with constrained decoding, which scores bare tool calls.
+    """
+
+    name = "oracle"
+
+    def __init__(self, cfg: RunConfig, embedder: Embedder, reasoning: bool = True) -> None:
+        self.cfg = cfg
+        self.embedder = embedder
+        self.reasoning = reasoning
+
+    def run(self, tree: CaptionTree, q: Question) -> Trajectory:
+        source = TextTreeSource(tree, self.embedder, self.cfg.planner.inspect_lines)
+        ep, reads = start_episode(tree, q)
+        leaf = target_leaf(tree, q, self.embedder)
+        path = [a.id for a in reversed(tree.ancestors(leaf)) if a.id != ROOT] + [leaf]
+        assert q.truth is not None
+        opt = quote(q.options[q.truth], 80)
+        for nid in path:
+            if nid in ep.visible and not tree.is_leaf(nid) and nid not in ep.expanded:
+                why = f"[{nid}] is the part most likely to show {opt}; opening it." if self.reasoning else ""
+                _, r, _ = step(ep, Action(name="expand", node_id=nid), source, self.cfg, self.embedder, why)
+                reads += r
+        why = f"Clip [{leaf}] should show {opt}; looking closely." if self.reasoning else ""
+        _, r, _ = step(ep, Action(name="inspect", node_id=leaf, query=q.question), source, self.cfg,
+                       self.embedder, why)
+        reads += r
+        why = f"The clip supports {opt}." if self.reasoning else ""
+        step(ep, Action(name="answer", answer=LETTERS[q.truth], confidence=0.9), source, self.cfg,
+             self.embedder, why)
+        return Trajectory(q.qid, q.video, ep.messages, True, reads, self.name)
+
+
+def hint_for(tree: CaptionTree, leaf: str, depth: int) -> str:
+    """LongVideo-R1-style hint: the ancestor of the evidence leaf ``depth`` levels below the root."""
+    chain = [a.id for a in reversed(tree.ancestors(leaf)) if a.id != ROOT] + [leaf]
+    nid = chain[min(depth, len(chain) - 1)]
+    return f"Hint: the evidence is inside [{nid}]. Look there before answering."
+
+
+class LLMTeacher:
+    """Any planner LLM, with hint-guided rejection sampling (wrong -> retry with a deeper hint)."""
+
+    name = "llm"
+
+    def __init__(self, cfg: RunConfig, llm: LLM, embedder: Embedder, max_attempts: int = 3,
+                 max_turns: int | None = None) -> None:
+        self.cfg = cfg
+        self.llm = llm
+        self.embedder = embedder
+        self.max_attempts = max_attempts
+        self.max_turns = max_turns or cfg.budget.max_rounds
+        self.tools = tool_schemas()
+
+    def _episode(self, tree: CaptionTree, q: Question, hint: str) -> tuple[Episode, list[Read], int | None]:
+        source = TextTreeSource(tree, self.embedder, self.cfg.planner.inspect_lines)
+        ep, reads = start_episode(tree, q)
+        if hint:
+            ep.messages[-1] = {**ep.messages[-1], "content": ep.messages[-1]["content"] + "\n" + hint}
+        for _ in range(self.max_turns):
+            pc = self.cfg.planner
+            reply = self.llm.chat(ep.messages, tools=self.tools, max_new_tokens=pc.max_new_tokens,
+                                  temperature=pc.temperature)
+            act = parse_action(reply.text, reply.tool_calls)
+            if isinstance(act, ParseFailure):  # rejected: a trajectory must teach well-formed calls only
+                return ep, reads, None
+            text = reply.text if "<tool_call>" not in reply.text else reply.text.split("<tool_call>")[0]
+            _, r, err = step(ep, act, source, self.cfg, self.embedder, text.strip())
+            if err:
+                return ep, reads, None
+            reads += r
+            if act.name == "answer":
+                return ep, reads, option_index(act.answer or "", q.options)
+        return ep, reads, None
+
+    def run(self, tree: CaptionTree, q: Question) -> Trajectory | None:
+        """The first correct attempt (the hint removed from the kept prompt), or None."""
+        leaf = target_leaf(tree, q, self.embedder)
+        for attempt in range(self.max_attempts):
+            hint = hint_for(tree, leaf, attempt - 1) if attempt > 0 else ""
+            ep, reads, idx = self._episode(tree, q, hint)
+            if idx is not None and idx == q.truth:
+                if hint:  # train on the unhinted question: the policy must find the subtree itself
+                    first = ep.messages[1]["content"]
+                    ep.messages[1] = {**ep.messages[1], "content": first[: -len(hint) - 1]}
+                return Trajectory(q.qid, q.video, ep.messages, True, reads, self.name, attempt + 1)
+        return None
+
+
+def build_rows(questions: Iterable[Question], tree_of: Callable[[str], CaptionTree],
+               teacher: OracleTeacher | LLMTeacher,
+               progress: Callable[[int, str], None] | None = None) -> list[dict[str, Any]]:
+    """Dataset rows for every question the teacher solves (the oracle solves all)."""
+    tools_json = json.dumps(tool_schemas())
+    rows: list[dict[str, Any]] = []
+    for i, q in enumerate(questions):
+        if q.truth is None or not q.options:
+            continue
+        traj = teacher.run(tree_of(q.video), q)
+        if traj is not None:
+            rows.append(traj.row(tools_json))
+        if progress:
+            progress(i + 1, q.qid)
+    return rows
+
+
+def to_dataset(rows: list[dict[str, Any]]) -> Any:
+    """A ``datasets.Dataset`` whose ``messages`` column keeps each tool call's own arguments."""
+    from datasets import Dataset, Features, Json, Value
+
+    feats = Features({"messages": Json(), "tools": Value("string"), "qid": Value("string"),
+                      "video": Value("string"), "teacher": Value("string"), "captions_read": Value("int64"),
+                      "attempts": Value("int64")})
+    return Dataset.from_list(rows, features=feats)
