@@ -40,18 +40,12 @@ class Read:
 def search_items(tree: CaptionTree) -> list[Read]:
     """Everything searchable that exists now: original leaf lines, else captions of captioned leaves."""
     items: list[Read] = []
-    seen: set[str] = set()
     for leaf in tree.leaves():
         if leaf.lines:
-            for ln in leaf.lines:
-                if ln.text not in seen:
-                    seen.add(ln.text)
-                    items.append(Read(ln.text, ln.start, ln.end, leaf.id))
-        elif leaf.caption and leaf.caption not in seen:
-            seen.add(leaf.caption)
+            items.extend(Read(ln.text, ln.start, ln.end, leaf.id) for ln in leaf.lines)
+        elif leaf.caption:
             items.append(Read(leaf.caption, leaf.start, leaf.end, leaf.id))
-        if leaf.transcript and leaf.transcript not in seen:
-            seen.add(leaf.transcript)
+        if leaf.transcript:
             items.append(Read(leaf.transcript, leaf.start, leaf.end, leaf.id))
     return items
 
@@ -113,15 +107,19 @@ def observe(act: Action, ep: Any, source: TreeSource, cfg: RunConfig, embedder: 
             f"{quote(text)}", [read], False)
 
 
-def cite(reads: list[Read], question: str, answer: str, embedder: Embedder, top: int = 2) -> list[Span]:
-    """The reads that best support the answer (similarity to question + answer), best first;
-    a second one only if nearly as good, so cited evidence stays tight (IoP)."""
+def cite(reads: list[Read], question: str, answer: str, embedder: Embedder, top: int = 2,
+         slack: float = 0.05) -> list[Span]:
+    """The reads that best support the answer (similarity to question + answer).
+
+    Among reads within ``slack`` of the best similarity the *shortest* spans win: a clip
+    line and the summary of its 30-s parent often say the same thing, and citing the clip
+    keeps the evidence tight (NExT-GQA's IoP)."""
     reads = [r for r in reads if r.text]
     if not reads:
         return []
     q = embedder.encode([f"{question} {answer}"])[0]
     sims = embedder.encode([r.text for r in reads]) @ q
-    order = np.argsort(-sims)
-    best = float(sims[order[0]])
-    keep = [int(i) for i in order[:top] if sims[i] >= best - 0.05]
-    return [reads[i].span(with_text=True) for i in keep]
+    best = float(sims.max())
+    close = [i for i in range(len(reads)) if sims[i] >= best - slack]
+    close.sort(key=lambda i: (reads[i].end - reads[i].start, -sims[i]))
+    return [reads[i].span(with_text=True) for i in close[:top]]

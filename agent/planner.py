@@ -35,6 +35,7 @@ from videonav.tools.embed import Embedder
 # Small fixed preferences between action kinds, in units of cosine similarity: descend
 # (expand) rather than read lines of a big part when both fit the budget; search only
 # when nothing on the frontier looks relevant.
+_OPTION_PULL = 0.3
 _KIND_BIAS = {"expand": 0.0, "inspect_leaf": 0.0, "inspect_part": -0.05, "search": -0.08}
 
 
@@ -217,10 +218,9 @@ class Planner:
         tree = source.tree
         left = self.cfg.budget.max_captions - ep.cost.captions_read
         k_lines = self.cfg.planner.inspect_lines
-        q = self.embedder.encode([ep.query])[0]
         out: list[tuple[Action, str, float]] = []
         caps = {nid: tree.node(nid).caption or "" for nid in ep.visible}
-        sims = dict(zip(caps, (self.embedder.encode(list(caps.values())) @ q).tolist(), strict=True)) if caps else {}
+        sims = dict(zip(caps, self.prior(ep, list(caps.values())).tolist(), strict=True)) if caps else {}
         for nid in ep.visible:
             leaf = tree.is_leaf(nid)
             if not leaf and nid not in ep.expanded and len(tree.children(nid)) <= left:
@@ -235,6 +235,20 @@ class Planner:
             out.append((Action(name="answer", answer=self._current_letter(ep), confidence=ep.confidence),
                         "answer", 0.0))
         return out
+
+    def prior(self, ep: Episode, texts: list[str]) -> np.ndarray:
+        """Relevance of each text to the question, plus a smaller pull toward any option.
+
+        The question names the event to find; options also name things that happen elsewhere
+        in the video (distractors), so they get the smaller weight."""
+        if not texts:
+            return np.zeros(0)
+        t = self.embedder.encode(texts)
+        q = self.embedder.encode([ep.question])[0]
+        rel = t @ q
+        if ep.options:
+            rel = (1 - _OPTION_PULL) * rel + _OPTION_PULL * (t @ self.embedder.encode(ep.options).T).max(axis=1)
+        return rel
 
     def _choose(self, ep: Episode, cands: list[tuple[Action, str, float]]) -> Action:
         prior = self.cfg.planner.prior == "embedding"

@@ -30,7 +30,7 @@ def timed_lines(seconds_per_scene: int = 10) -> list[TimedText]:
 
 def small_tree(leaf_seconds: float = 5.0) -> CaptionTree:
     emb = HashingEmbedder()
-    return build_from_timed_text("toy", timed_lines(), ExtractiveSummariser(emb, 2), leaf_seconds=leaf_seconds)
+    return build_from_timed_text("toy", timed_lines(), ExtractiveSummariser(emb, 3), leaf_seconds=leaf_seconds)
 
 
 class MaxCosScorer:

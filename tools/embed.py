@@ -87,6 +87,8 @@ class MiniLMEmbedder(_Cached):
 
 
 _WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset("the and for are was were with from that this what does did how why who which his her their "
+                  "its into onto there then than they them has have had not but".split())
 
 
 class HashingEmbedder(_Cached):
@@ -94,17 +96,17 @@ class HashingEmbedder(_Cached):
 
     name = "hashing"
 
-    def __init__(self, dim: int = 256) -> None:
+    def __init__(self, dim: int = 2048) -> None:
         super().__init__()
         self.dim = dim
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for i, t in enumerate(texts):
-            words = _WORD.findall(t.lower())
+            words = [w for w in _WORD.findall(t.lower()) if len(w) > 2 and w not in _STOP]
             for tok in words + [a + "_" + b for a, b in zip(words, words[1:], strict=False)]:
                 h = int.from_bytes(hashlib.blake2b(tok.encode(), digest_size=8).digest(), "little")
-                out[i, h % self.dim] += 1.0 if (h >> 63) else -1.0
+                out[i, h % self.dim] += 1.0
             n = np.linalg.norm(out[i])
             if n > 0:
                 out[i] /= n
