@@ -248,3 +248,19 @@ def test_open_source_with_a_run_config_builds_the_top_levels(tmp_path, tiny_vide
         assert "CHARLIE" in src.ensure([src.tree.leaves()[2].id])[0].caption
     finally:
         src.close()
+
+
+@pytest.mark.slow
+def test_sample_video_every_shown_fact_is_in_an_overlapping_leaf(tmp_path):
+    """End to end on the demo generator's output: every card's text is read into the right leaves."""
+    gen = Path(__file__).resolve().parents[1] / "demos" / "make_sample_video.py"
+    subprocess.run([sys.executable, str(gen), "--minutes", "4", "--out", str(tmp_path)], check=True,
+                   stdout=subprocess.DEVNULL)
+    events = json.loads((tmp_path / "sample_4min.events.json").read_text())["events"]
+    with Store(tmp_path / "s.sqlite") as store:
+        res = index_video(tmp_path / "sample_4min.mp4", store=store, embedder=EMB)
+    leaves = res.tree.leaves()
+    for ev in events:
+        text = " ".join(ln.caption or "" for ln in leaves if ln.start < ev["end"] and ln.end > ev["start"])
+        assert ev["text"] in text, (ev, text)
+    assert res.stats.uncaptioned == 0
