@@ -132,8 +132,13 @@ def gguf_fp32_copy(src: ModelSource, cache_root: Path) -> Path | None:
     return final
 
 
-def load_model(src: ModelSource, device: str = "cpu", cache_root: Path | None = None) -> tuple[Any, Any]:
-    """(model, tokenizer) in fp32 eval mode, from the fp32 cache for GGUF sources; hub never contacted."""
+def load_model(src: ModelSource, device: str = "cpu", cache_root: Path | None = None,
+               dtype: str = "float32") -> tuple[Any, Any]:
+    """(model, tokenizer) in eval mode, from the fp32 cache for GGUF sources; hub never contacted.
+
+    ``dtype="bfloat16"`` prefills ~1.7x faster on CPUs with AVX512-BF16 (SmolLM2, 512 tokens,
+    one thread: 1.04 s vs 1.80 s) at the cost of slightly different scores.
+    """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -146,7 +151,7 @@ def load_model(src: ModelSource, device: str = "cpu", cache_root: Path | None = 
             gguf_kw = {"gguf_file": src.gguf_file}
     try:
         tok = AutoTokenizer.from_pretrained(path, local_files_only=True, **gguf_kw)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32, local_files_only=True,
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=getattr(torch, dtype), local_files_only=True,
                                                      **gguf_kw)
     except OSError as e:
         raise BackendUnavailable(f"planner.model={src.model_id!r} is neither a local model directory nor in "
@@ -160,8 +165,10 @@ class TransformersLLM:
 
     name = "transformers"
 
-    def __init__(self, cfg: Any, cache_root: Path | None = None) -> None:
+    def __init__(self, cfg: Any, cache_root: Path | None = None, dtype: str = "float32") -> None:
+        """``cache_root``: where GGUF fp32 copies go (default ``~/.cache/videonav/models``)."""
         self.cfg = cfg
+        self.dtype = dtype
         self.source = resolve_source(cfg.model, cfg.gguf_file)
         self.model_id = self.source.model_id
         self.max_context_tokens: int = int(cfg.max_context_tokens)
@@ -178,7 +185,7 @@ class TransformersLLM:
         """Loads weights now (otherwise the first chat/score does); returns self."""
         with self._lock:
             if self._model is None:
-                model, tok = load_model(self.source, self.cfg.device, self._cache_root)
+                model, tok = load_model(self.source, self.cfg.device, self._cache_root, self.dtype)
                 self._template = self._pick_template(tok)
                 self._model, self._tok = model, tok
         return self

@@ -230,3 +230,10 @@ def test_gguf_copy_is_written_once_and_atomically(tiny_model_dir: Path, tmp_path
     model, tok = lt.load_model(src, cache_root=root)
     assert len(loads) == n + 1 and loads[-1] == "model:None"  # loaded from the copy, not the GGUF
     assert model.config.vocab_size == len(tok)
+
+
+def test_bfloat16_scores_stay_close(tiny_model_dir: Path, llm: TransformersLLM) -> None:
+    bf16 = TransformersLLM(PlannerConfig(backend="transformers", model=str(tiny_model_dir)), dtype="bfloat16")
+    assert bf16.model.dtype == torch.bfloat16
+    got, want = bf16.score(_messages(), CONTS, TOOLS), llm.score(_messages(), CONTS, TOOLS)
+    assert got == pytest.approx(want, rel=0.05, abs=0.5)
