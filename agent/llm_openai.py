@@ -205,6 +205,11 @@ class OpenAILLM:
             out.append((sum(tail) / len(tail) if mean else sum(tail)) if tail else 0.0)
         return out
 
+    def score_mean(self, messages: list[dict[str, Any]], continuations: Sequence[str],
+                   tools: list[dict[str, Any]] | None = None) -> list[float]:
+        """Per-token mean log-prob (fairer than the sum between continuations of different lengths)."""
+        return self.score(messages, continuations, tools, mean=True)
+
 
 def _retry_after(value: str | None) -> float | None:
     try:

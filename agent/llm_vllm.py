@@ -102,3 +102,8 @@ class VLLMBackend:
             lps = [float(res.prompt_logprobs[len(prompt) + j][t].logprob) for j, t in enumerate(conts[i])]
             out[i] = sum(lps) / len(lps) if mean else sum(lps)
         return out
+
+    def score_mean(self, messages: list[dict[str, Any]], continuations: Sequence[str],
+                   tools: list[dict[str, Any]] | None = None) -> list[float]:
+        """Per-token mean log-prob (fairer than the sum between continuations of different lengths)."""
+        return self.score(messages, continuations, tools, mean=True)

@@ -196,3 +196,8 @@ def test_messages_keep_given_ids() -> None:
     assert out[0]["tool_calls"][0]["id"] == "x9" and out[1]["tool_call_id"] == "x9"
     assert json.loads(out[0]["tool_calls"][0]["function"]["arguments"]) == {"query": "dog"}
     assert msgs[0]["content"] is None  # caller's messages untouched
+
+
+def test_score_mean(server: tuple[FakeServer, str]) -> None:
+    _, url = server
+    assert _llm(url).score_mean(MESSAGES, ["ab", "abcd"]) == pytest.approx([-1.0, -1.0])
