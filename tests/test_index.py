@@ -78,9 +78,13 @@ def test_contextual_prompts_and_summary_parents(tmp_path, tiny_video):
     vid = VideoConfig(frames_per_leaf=2, frames_per_parent=0)
     with Store(tmp_path / "s.sqlite") as store:
         res = index_video(tiny_video.path, store=store, tree=TREE, video=vid, embedder=EMB,
-                          captioner_impl=fake,
-                          captioner=CaptionerConfig(batch_size=1))
-    assert len(fake.spans) == 4  # leaves only: parents summarise their children, no captioner call
+                          captioner_impl=fake, captioner=CaptionerConfig(batch_size=1))
+        assert len(fake.spans) == 4  # leaves only: parents summarise their children, no captioner call
+        again = FakeCaptioner()
+        other = TreeConfig(leaf_min_seconds=3, leaf_max_seconds=6, summary_sentences=1)
+        index_video(tiny_video.path, store=store, tree=other, video=vid, embedder=EMB, captioner_impl=again,
+                    captioner=CaptionerConfig(batch_size=3))  # parents' batch right after the leaves' last
+        assert len(again.spans) == 4
     second = res.tree.leaves()[1]
     assert "prev='clip 0.0-5.0" in second.caption  # previous sibling's caption was in the context
     assert res.tree.root.caption.endswith("mostly red, blue and green.") or "Scene:" in res.tree.root.caption

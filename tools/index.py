@@ -234,22 +234,29 @@ class VideoTreeSource:
                 batches.append([n])
         inflight: tuple[list[Node], Future[Any]] | None = None
         t_cap = t_wait = 0.0
+        def settle() -> None:  # store the results of the batch in flight
+            nonlocal inflight, t_wait, t_cap, done
+            if inflight is None:
+                return
+            t0 = time.perf_counter()
+            nodes, fut = inflight
+            caps = fut.result()
+            t_wait += time.perf_counter() - t0
+            for n, cap in zip(nodes, caps, strict=True):
+                self._store(self.tree.node(n.id), cap.text, cap.provenance)
+                t_cap += cap.seconds
+            done += len(nodes)
+            inflight = None
+            if progress:
+                progress(done, total, "caption")
+
         with ThreadPoolExecutor(1, thread_name_prefix="caption") as pool:
             for batch in [*batches, None]:
+                if inflight is not None and (batch is None or batch[0].level != inflight[0][0].level):
+                    settle()  # a new level: its nodes' children must be stored before they are planned
                 framed = [n for n in batch or [] if self._needs_frames(n)]
-                frames = self._decode(framed) if framed else []
-                if inflight is not None:  # results of the previous batch: store them now
-                    t0 = time.perf_counter()
-                    nodes, fut = inflight
-                    caps = fut.result()
-                    t_wait += time.perf_counter() - t0
-                    for n, cap in zip(nodes, caps, strict=True):
-                        self._store(self.tree.node(n.id), cap.text, cap.provenance)
-                        t_cap += cap.seconds
-                    done += len(nodes)
-                    inflight = None
-                    if progress:
-                        progress(done, total, "caption")
+                frames = self._decode(framed) if framed else []  # overlaps the batch in flight
+                settle()
                 if batch is None:
                     break
                 for n in batch:  # summary-mode parents: no frames, no captioner call
