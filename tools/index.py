@@ -46,7 +46,15 @@ from videonav.tools.clip_qa import ask_clip, qa_frame_count
 from videonav.tools.config import CaptionerConfig, EmbedderConfig, VideoConfig
 from videonav.tools.shots import THUMB_WIDTH, SceneScan, scan_video, segment_leaves, stats_sentence
 from videonav.tools.subtitles import CueIndex, load_subtitles, transcript
-from videonav.tools.video import Frames, VideoInfo, VideoReader, open_reader, probe, uniform_times
+from videonav.tools.video import (
+    Frames,
+    PyAVReader,
+    VideoInfo,
+    VideoReader,
+    open_reader,
+    probe,
+    uniform_times,
+)
 
 INDEX_VERSION = "idx1"
 """Bump when the tree-building logic (segmentation, parent rendering) changes: part of the tree key."""
@@ -109,6 +117,7 @@ class VideoTreeSource:
         self.entities = tuple(entities)
         self.batch_size = max(1, batch_size)
         self.owns_store = False
+        self.scan_decode: tuple[float, int] = (0.0, 0)  # (seconds, frames) of the one-off scan decoder
         self._summarise = summarise
         self.cost = SourceCost()
         self.stats = IndexStats(video_seconds=info.duration)
@@ -361,11 +370,17 @@ def _open(path: Path | str, store: Store, vcfg: VideoConfig, tcfg: TreeConfig,
     t0 = time.perf_counter()
     resumed = store.has_tree(key)
     raw = store.cache_get(scan_key) if resumed else None
+    scan_decode: tuple[float, int] = (0.0, 0)
     if raw is not None:
         scan = SceneScan.from_dict(raw)
     else:
         on_scan = (lambda f: progress(100 * f, 100, "scan")) if progress else None
-        scan = scan_video(reader, info, vcfg, on_scan)
+        # the one-off scan gets its own fast decoder (thumbnails only); frames for captions do not
+        scanner = PyAVReader(info, fast=True) if vcfg.reader != "decord" else reader
+        scan = scan_video(scanner, info, vcfg, on_scan)
+        scan_decode = (scanner.decode_seconds, scanner.frames_decoded) if scanner is not reader else (0.0, 0)
+        if scanner is not reader:
+            scanner.close()
     if resumed:
         ctree = store.load_tree(key)
         if raw is None:
@@ -393,6 +408,7 @@ def _open(path: Path | str, store: Store, vcfg: VideoConfig, tcfg: TreeConfig,
                           cues=cues, video_cfg=vcfg, tree_cfg=tcfg, embedder_cfg=ecfg, summarise=summarise,
                           entities=entities, batch_size=_batch_size(cap, captioner))
     src.stats.scan_seconds = time.perf_counter() - t0
+    src.scan_decode = scan_decode
     src.stats.resumed = resumed
     if raw is None:
         src.reads.append(("scan", THUMB_WIDTH, [float(t) for t in scan.times]))
@@ -418,8 +434,8 @@ def index_video(path: Path | str, *, store: Store, video: VideoConfig | None = N
         st = src.stats
         st.captioned_before = before
         st.wall_seconds = time.perf_counter() - t0
-        st.decode_seconds = src.reader.decode_seconds
-        st.frames_decoded = src.reader.frames_decoded
+        st.decode_seconds = src.reader.decode_seconds + src.scan_decode[0]
+        st.frames_decoded = src.reader.frames_decoded + src.scan_decode[1]
         st.nodes, st.leaves, st.depth = len(src.tree), len(src.tree.leaves()), src.tree.depth
         st.width = int(src.tree.meta.get("width", 0))
         st.uncaptioned = sum(1 for n in src.tree.nodes() if n.caption is None)

@@ -209,7 +209,9 @@ class PyAVReader:
 
     name = "pyav"
 
-    def __init__(self, info: VideoInfo, threads: int = 0) -> None:
+    def __init__(self, info: VideoInfo, threads: int = 0, fast: bool = False) -> None:
+        """``fast`` skips H.264/HEVC deblocking (~40% less decode time measured here): fine for the
+        scan's tiny thumbnails, not for frames that are OCR'd or shown to a VLM."""
         import av
 
         self.info = info
@@ -223,6 +225,8 @@ class PyAVReader:
         self._v.thread_type = "AUTO"
         if threads:
             self._v.thread_count = threads
+        if fast:
+            self._v.codec_context.options = {"skip_loop_filter": "all"}
         self._it: Any = None
         self._last: Any = None  # last decoded av.VideoFrame
         self._gop = 2.0  # seconds; refined from observed keyframes
