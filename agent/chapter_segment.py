@@ -12,9 +12,10 @@ post-hoc merge can move a boundary somewhere the evidence does not support.
 The automatic count is penalised: ``k`` chapters cost ``total scatter + penalty * k``, so a
 new chapter has to explain at least ``penalty`` units of embedding scatter (each unit's
 scatter is at most 1 per normalised block). On dev composites of NExT-QA videos (seed 1, not
-the benchmark's seed 0) ``penalty = 1`` picked the true count within +-0.6 on average with
-both MiniLM and the hashing embedder, while TextTiling's depth-score cutoff (Hearst 1997,
-kept here as :func:`auto_count`) and a BIC-style penalty were off by 1.3-3 chapters.
+the benchmark's seed 0) ``penalty = 1`` picked the true count within +-0.6 chapters on average
+with MiniLM (the hashing stand-in wants 1.5: ``chapters.PENALTY_BY_EMBEDDER``), while
+TextTiling's depth-score cutoff (Hearst 1997, kept here as :func:`auto_count`) and a BIC-style
+penalty were off by 1.3-3 chapters.
 """
 
 from __future__ import annotations

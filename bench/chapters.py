@@ -35,7 +35,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-
 from videonav.agent.chapter_metrics import boundary_pr, segment_f1_avg, title_similarity
 from videonav.agent.chapter_titles import ChapterWriter
 from videonav.agent.chapters import (
@@ -55,7 +54,10 @@ ROOT = Path(__file__).resolve().parents[1]
 NEXTQA = ROOT / ".." / "shared" / "data" / "nextqa" / "captions_1fps.zip"
 
 
-def composites(n: int, lo: int, hi: int, seed: int) -> list[tuple[str, list[TimedText], list[tuple[float, float]]]]:
+Composite = tuple[str, list[TimedText], list[tuple[float, float]]]
+
+
+def composites(n: int, lo: int, hi: int, seed: int) -> list[Composite]:
     src = CaptionSource(NEXTQA)
     ids = src.ids()
     rng = random.Random(seed)
@@ -73,13 +75,16 @@ def composites(n: int, lo: int, hi: int, seed: int) -> list[tuple[str, list[Time
     return out
 
 
-def chapters_for_spans(tree: CaptionTree, spans: Sequence[tuple[float, float]], writer: ChapterWriter) -> list[Chapter]:
+def chapters_for_spans(tree: CaptionTree, spans: Sequence[tuple[float, float]],
+                       writer: ChapterWriter) -> list[Chapter]:
     """Title fixed spans (the uniform baseline) with the same writer as our chapters."""
     units = units_of(tree)
     out = []
     for s, e in spans:
-        inside = [u for u in units if s <= (u.start + u.end) / 2 < e] or [min(units, key=lambda u: abs(u.start - s))]
-        w = writer.write([unit_text(u) for u in inside], "", (s, e), raw=[[ln.text for ln in u.lines] for u in inside])
+        inside = [u for u in units if s <= (u.start + u.end) / 2 < e]
+        inside = inside or [min(units, key=lambda u, s=s: abs(u.start - s))]
+        raw = [[ln.text for ln in u.lines] for u in inside]
+        w = writer.write([unit_text(u) for u in inside], "", (s, e), raw=raw)
         out.append(Chapter(start=s, end=e, title=w.title, summary=w.summary, source=w.source))
     return out
 
@@ -134,7 +139,8 @@ def table(title: str, rows: dict[str, list[Row]], note: str = "") -> str:
     for name, rs in rows.items():
         if not rs:
             continue
-        m = {c: float(np.mean([r[c] for r in rs])) for c in ("k", "f1", "p3", "r3", "p5", "r5", "title", "sec")}
+        cols = ("k", "f1", "p3", "r3", "p5", "r5", "title", "sec")
+        m = {c: float(np.mean([r[c] for r in rs])) for c in cols}
         lines.append(f"| {name} | {len(rs)} | {m['k']:.1f} | {m['f1']:.3f} | {m['p3']:.3f} | {m['r3']:.3f} | "
                      f"{m['p5']:.3f} | {m['r5']:.3f} | {m['title']:.3f} | {m['sec']:.2f} |")
     return "\n".join(lines) + (f"\n{note}" if note else "")
@@ -170,12 +176,14 @@ def sample_video(workdir: Path, minutes: float, emb: Embedder, writers: dict[str
     stem = f"sample_{int(minutes) if minutes == int(minutes) else minutes}min"
     video, events = workdir / f"{stem}.mp4", workdir / f"{stem}.events.json"
     if not video.exists() or not events.exists():
-        subprocess.run([sys.executable, str(gen), "--minutes", str(minutes), "--out", str(workdir)], check=True)
+        cmd = [sys.executable, str(gen), "--minutes", str(minutes), "--out", str(workdir)]
+        subprocess.run(cmd, check=True)
     gt = json.loads(events.read_text(encoding="utf-8"))
     t0 = time.perf_counter()
     with Store(workdir / "store.sqlite") as store:
+        ecfg = EmbedderConfig(model="hashing" if emb.name == "hashing" else None)
         res = index_video(video, store=store, tree=TreeConfig(), captioner=CaptionerConfig(backend="classic"),
-                          embedder=EmbedderConfig(model="hashing" if emb.name == "hashing" else None), lazy=False)
+                          embedder=ecfg, lazy=False)
         scan = store.cache_get(f"scan:{res.tree_key}") or {}
     tree = res.tree
     tree.meta["shot_cuts"] = [float(c) for c in scan.get("cuts", [])]
@@ -197,7 +205,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-videos", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--embedder", choices=("minilm", "hashing"), default="minilm")
-    ap.add_argument("--llm-composites", type=int, default=3, help="composites that also get LLM titles (0 = none)")
+    ap.add_argument("--llm-composites", type=int, default=3,
+                    help="composites that also get LLM titles (0 = none)")
     ap.add_argument("--sample-minutes", type=float, default=20.0, help="synthetic video length (0 = skip)")
     ap.add_argument("--workdir", type=Path, default=ROOT / "runs" / "bench_chapters")
     ap.add_argument("--json", type=Path, help="also write per-video rows here")
@@ -229,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
         prep = time.perf_counter() - t0
         rows: dict[str, list[Row]] = {n: [] for n in base}
         sub: dict[str, list[Row]] = {n: [] for n in llm_rows}
-        for i, ((name, lines, truth), tree) in enumerate(zip(comps, trees, strict=True)):
+        for i, ((name, _lines, truth), tree) in enumerate(zip(comps, trees, strict=True)):
             def title_fn(chs: list[Chapter], _t: Any = truth, _tree: Any = tree) -> float:
                 return content_similarity(chs, _t, _tree, emb)
 
@@ -245,14 +254,16 @@ def main(argv: list[str] | None = None) -> int:
                                             "rows": r})
         ks = [len(t) for _, _, t in comps]
         durs = [t.duration for t in trees]
-        note = (f"{len(comps)} composites (seed {args.seed}), true K {np.mean(ks):.1f} (range {min(ks)}-{max(ks)}), "
-                f"duration {np.mean(durs):.0f} s mean; embedder {emb.name}; trees + embeddings prepared in {prep:.0f} s")
+        note = (f"{len(comps)} composites (seed {args.seed}), true K {np.mean(ks):.1f} "
+                f"(range {min(ks)}-{max(ks)}), duration {np.mean(durs):.0f} s mean; embedder {emb.name}; "
+                f"trees + embeddings prepared in {prep:.0f} s")
         sections.append(table("NExT-QA composites", rows, note))
         if sub and any(sub.values()):
             n_llm = sum(r["llm_titles"] for r in sub[llm_rows[1]])
             n_all = sum(r["k"] for r in sub[llm_rows[1]])
-            sections.append(table(f"NExT-QA, LLM subset ({writers['llm'].llm.model_id if writers['llm'].llm else ''})",
-                                  sub, f"LLM title/summary used for {n_llm}/{n_all} chapters; the rest fell back"))
+            model = writers["llm"].llm.model_id if writers["llm"].llm else ""
+            sections.append(table(f"NExT-QA, LLM subset ({model})", sub,
+                                  f"LLM title/summary used for {n_llm}/{n_all} chapters; the rest fell back"))
     elif args.composites > 0:
         print(f"[bench] {NEXTQA} not found: no composite rows", file=sys.stderr)
 
@@ -263,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             res, info = got
             per_video["sample"] = {"info": info, "rows": res}
             sections.append(table("sample video", {n: [r] for n, r in res.items()},
-                                  f"{info['duration']:.0f} s, {len(info['true'])} true chapters {info['true']}, "
+                                  f"{info['duration']:.0f} s, {len(info['true'])} true chapters "
+                                  f"{info['true']}, "
                                   f"{info['leaves']} leaves; indexed/loaded in {info['index_seconds']} s; "
                                   f"titles: " + "; ".join(f"{n}: {r['titles']}" for n, r in res.items())))
     print("\n\n".join(sections))
