@@ -1,9 +1,11 @@
 """Probing and decoding video files: one reader interface, two decoders, chosen per access pattern.
 
-Why two decoders: measured here (STACK_NOTES.md, and ``bench/index.py`` on our own pattern),
-PyAV seeking was ~2x faster than decord for sparse sampling of long files, while decord's batched
-``get_batch`` is good for dense, short reads. :class:`AutoReader` routes each read to the decoder
-that suits its density, so callers hold one reader per video and never choose.
+Why two decoders, and which one when (measured with ``bench/index.py`` on 2 cores): for the
+indexer's sparse pattern (1-fps scan + a few frames per leaf of a 1-hour 640x360 file) PyAV read
+the same frames 2.6x faster than decord (18 s vs 48 s); for dense 2-second windows decord was
+~15% faster on a 2-minute file but 2x slower on the 1-hour one (its frame index grows with the
+file). So :class:`AutoReader` sends dense reads of short files to decord and everything else to
+PyAV; callers hold one reader per video and never choose.
 
 Every failure a user can cause (missing, empty, truncated, corrupt, audio-only files) becomes a
 typed :class:`VideoError` whose message names the file and the fix; the CLI prints it as one
@@ -28,6 +30,7 @@ from videonav.tools.config import VideoConfig
 # DENSE_MAX_SPAN seconds is "dense" and goes to decord; anything else is "sparse" (PyAV seeking).
 DENSE_MAX_GAP = 0.5
 DENSE_MAX_SPAN = 60.0
+DECORD_MAX_DURATION = 300.0  # dense reads of longer files were faster with PyAV (see above)
 
 
 class VideoError(RuntimeError):
@@ -361,7 +364,7 @@ def is_dense(timestamps: Sequence[float]) -> bool:
 
 
 class AutoReader:
-    """Routes each read to PyAV (sparse) or decord (dense); builds each decoder on first use."""
+    """Routes each read to decord (dense, short file) or PyAV (the rest); builds each on first use."""
 
     name = "auto"
 
@@ -379,7 +382,7 @@ class AutoReader:
         return sum(r.decode_seconds for r in (self._pyav, self._decord) if r is not None)
 
     def read(self, timestamps: Sequence[float], width: int | None = None) -> Frames:
-        if is_dense(timestamps):
+        if is_dense(timestamps) and self.info.duration <= DECORD_MAX_DURATION:
             if self._decord is None:
                 self._decord = DecordReader(self.info)
             return self._decord.read(timestamps, width)
