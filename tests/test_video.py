@@ -142,3 +142,18 @@ def test_shared_clips_probe_and_read(shared_clips):
         assert info.duration > 0 and info.width > 0
         fr = open_reader(info).read([0.0, info.duration / 2], 160)
         assert len(fr) == 2 and fr.images[0].shape[1] <= 160
+
+
+def test_damaged_packets_are_skipped_not_fatal(tmp_path, tiny_video):
+    """Garbage in the middle of the stream: reads go on with the next decodable frame."""
+    data = bytearray(tiny_video.path.read_bytes())
+    lo, hi = int(len(data) * 0.4), int(len(data) * 0.55)
+    for i in range(lo, hi, 7):
+        data[i] = 0x55
+    bad = tmp_path / "damaged.mp4"
+    bad.write_bytes(bytes(data))
+    info = probe(bad)
+    r = PyAVReader(info)
+    fr = r.read([t * 0.5 for t in range(40)], 64)
+    assert len(fr) == 40 and fr.timestamps == sorted(fr.timestamps)
+    assert fr.timestamps[-1] > 19.0

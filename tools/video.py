@@ -30,6 +30,7 @@ from videonav.tools.config import VideoConfig
 # DENSE_MAX_SPAN seconds is "dense" and goes to decord; anything else is "sparse" (PyAV seeking).
 DENSE_MAX_GAP = 0.5
 DENSE_MAX_SPAN = 60.0
+MAX_BAD_SECONDS = 60.0  # a read gives up after this much video of consecutive undecodable packets
 DECORD_MAX_DURATION = 300.0  # dense reads of longer files were faster with PyAV (see above)
 
 
@@ -231,6 +232,7 @@ class PyAVReader:
         if fast:
             self._v.codec_context.options = {"skip_loop_filter": "all"}
         self._it: Any = None
+        self.damaged_packets = 0
         self._last: Any = None  # last decoded av.VideoFrame
         self._gop = 2.0  # seconds; refined from observed keyframes
         self._key_times: list[float] = []
@@ -238,15 +240,24 @@ class PyAVReader:
     def _next(self) -> Any:
         import av
 
-        if self._it is None:
-            self._it = self._c.decode(self._v)
-        try:
-            f = next(self._it)
-        except StopIteration:
-            return None
-        except av.FFmpegError as e:
-            raise VideoDecodeError(f"{self.info.path}: decoding failed near {self._time(self._last):.1f} s "
-                                   f"({e}); the file is damaged, {_fix_hint(Path(self.info.path))}") from None
+        errors = 0
+        while True:  # a damaged packet is skipped (as ffmpeg does); only a run of them is fatal
+            if self._it is None:
+                self._it = self._c.decode(self._v)
+            try:
+                f = next(self._it)
+                break
+            except StopIteration:
+                return None
+            except av.FFmpegError as e:
+                self._it = None
+                self.damaged_packets += 1
+                errors += 1
+                if errors >= max(100, MAX_BAD_SECONDS * self.info.fps):
+                    where = self._time(self._last)
+                    raise VideoDecodeError(f"{self.info.path}: {errors} undecodable packets in a row near "
+                                           f"{where:.1f} s ({e}); the file is damaged, "
+                                           f"{_fix_hint(Path(self.info.path))}") from None
         self.frames_decoded += 1
         if f.key_frame and f.time is not None:
             self._key_times.append(float(f.time))
