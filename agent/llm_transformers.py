@@ -341,6 +341,7 @@ class TransformersLLM:
                 return [0.0] * len(conts)
             cache = self._prefill(ids[:-1])
             logps = self._packed_logprobs(cache, ids, conts)
+            self.last_usage = (len(ids), sum(len(c) for c in conts))
         return [(sum(lp) / len(lp) if mean else sum(lp)) if lp else 0.0 for lp in logps]
 
     def score_mean(self, messages: list[dict[str, Any]], continuations: Sequence[str],

@@ -143,9 +143,9 @@ class Planner:
             if not cands:
                 ep.halted_by = "budget:captions"
                 return {"done": True}
+            ep.pending_tokens = (0, 0)
             ep.pending = self._choose(ep, cands)
             ep.pending_raw = ep.pending.render()
-            ep.pending_tokens = (0, 0)
         if self.llm is not None and not use_scores:
             reply = self.llm.chat(ep.messages, tools=self.tools, max_new_tokens=self.cfg.planner.max_new_tokens,
                                   temperature=self.cfg.planner.temperature)
@@ -257,8 +257,16 @@ class Planner:
         if self.llm is not None and self._can_score:
             renders = [a.render() for a, _, _ in cands]
             try:
-                lp = np.array(self.llm.score(ep.messages, renders, self.tools), dtype=np.float64)
-                total += lp / np.array([max(1.0, len(r) / 4.0) for r in renders])
+                mean_fn = getattr(self.llm, "score_mean", None)
+                if mean_fn is not None:
+                    lp = np.array(mean_fn(ep.messages, renders, self.tools), dtype=np.float64)
+                else:  # summed log-probs; ~4 characters per token
+                    lp = np.array(self.llm.score(ep.messages, renders, self.tools), dtype=np.float64)
+                    lp /= np.array([max(1.0, len(r) / 4.0) for r in renders])
+                total += lp
+                usage = getattr(self.llm, "last_usage", None)  # (prompt, scored) tokens, where known
+                if usage:
+                    ep.pending_tokens = (int(usage[0]), int(usage[1]))
             except NotImplementedError:
                 self._can_score = False
         return cands[int(np.argmax(total))][0]
