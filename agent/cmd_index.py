@@ -78,17 +78,19 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
 
 def main(args: argparse.Namespace) -> int:
     from videonav.memory.store import Store
+    from videonav.tools.captioner import make_captioner
     from videonav.tools.index import index_video
     from videonav.tools.video import probe
 
     cfg = build_config(args)
-    probe(args.video)  # a bad file fails here, before a store file is even created
+    probe(args.video)  # a bad file or captioner config fails here, before a store file is even created
+    captioner = make_captioner(cfg.captioner)
     entities = [e.strip() for e in args.entities.split(",") if e.strip()]
     started = time.time()
     with Store(cfg.store.path) as store, progress_bar(not (args.no_progress or args.json)) as cb:
         result = index_video(args.video, store=store, video=cfg.video, tree=cfg.tree, captioner=cfg.captioner,
                              embedder=cfg.embedder, lazy=cfg.tree.lazy, subtitles=args.subtitles,
-                             entities=entities, progress=cb)
+                             entities=entities, captioner_impl=captioner, progress=cb)
         stats = result.stats.as_dict()
         run_id = f"index-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}-{result.tree_key[-8:]}"
         summary = {"run_id": run_id, "video": str(args.video), "tree_key": result.tree_key,
