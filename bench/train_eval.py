@@ -6,7 +6,7 @@ Run (from the repo root; ../shared/data present):
     videonav train sft  --config rl/configs/sft_smollm2.yaml
     videonav train grpo --config rl/configs/grpo_smollm2.yaml --model runs/sft_smollm2/model
     # 2. evaluate all three on the same dev questions and print the table
-    python bench/train_eval.py --n 200 --sft runs/sft_smollm2/model --grpo runs/grpo_smollm2/model
+    python bench/train_eval.py --n 200 --videos 24 --sft runs/sft_smollm2/model --grpo runs/grpo_smollm2/model
 
 Each policy runs through ``videonav.agent.evaluate.evaluate`` (strategy ``navigate``:
 the LLM alone picks actions, constrained decoding, the same option scorer and budgets), so only
@@ -46,10 +46,13 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--n", type=int, default=200, help="dev questions (seeded sample)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--videos", type=int, default=None, help="first sample this many dev videos (all their questions)")
     p.add_argument("--sft", default=None, help="SFT policy dir (runs/sft_smollm2/model)")
     p.add_argument("--grpo", default=None, help="SFT+GRPO policy dir (runs/grpo_smollm2/model)")
     p.add_argument("--out", default="runs/train_eval", help="per-policy JSONL records")
     p.add_argument("--store", default=None)
+    p.add_argument("--run", default="untrained,sft,sft+grpo",
+                   help="which policies to run now (comma list; run them in parallel processes if you like)")
     p.add_argument("--summarise", nargs="+", default=None, metavar="JSONL",
                    help="only print the table from existing record files")
     p.add_argument("--names", default=None, help="comma list of policy names for --summarise")
@@ -69,14 +72,12 @@ def main() -> int:
     if paths.missing():
         print(f"missing {paths.missing()}", file=sys.stderr)
         return 1
-    questions = load_split(paths, "dev", args.n, args.seed)
+    questions = load_split(paths, "dev", args.n, args.seed, max_videos=args.videos)
     emb = make_embedder(cfg.embedder)
     bank = TreeBank(paths, cfg.tree, emb, Store(cfg.store.path))
-    policies: dict[str, str | None] = {"untrained": None}
-    if args.sft:
-        policies["sft"] = args.sft
-    if args.grpo:
-        policies["sft+grpo"] = args.grpo
+    wanted = set(args.run.split(","))
+    policies: dict[str, str | None] = {"untrained": None, "sft": args.sft, "sft+grpo": args.grpo}
+    policies = {k: v for k, v in policies.items() if k in wanted and (k == "untrained" or v)}
     compare(policies, questions, cfg, bank, args.out,
             lambda name, d, t: print(f"\r{name} {d}/{t}", end="", file=sys.stderr, flush=True))
     print(file=sys.stderr)

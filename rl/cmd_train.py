@@ -71,7 +71,7 @@ def main(args: argparse.Namespace) -> int:
     embedder = make_embedder(run_cfg.embedder)
     bank = TreeBank(paths, run_cfg.tree, embedder, Store(run_cfg.store.path))
     questions = load_split(paths, "train", cfg.data.limit, cfg.data.seed,
-                           set(cfg.data.types) if cfg.data.types else None)
+                           set(cfg.data.types) if cfg.data.types else None, cfg.data.max_videos)
     print(f"[train] {len(questions)} train questions on {len({q.video for q in questions})} videos",
           file=sys.stderr)
     with Progress(transient=True, disable=not sys.stderr.isatty()) as bar:

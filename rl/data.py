@@ -56,11 +56,13 @@ def load_spans(path: Path | str | None) -> dict[tuple[str, str], list[tuple[floa
 
 
 def load_split(paths: DataPaths, split: Split, limit: int | None = None, seed: int = 0,
-               types: set[str] | None = None) -> list[Question]:
+               types: set[str] | None = None, max_videos: int | None = None) -> list[Question]:
     """Questions of one side of the split (with captions available), evidence attached, sampled.
 
     Sampling is seeded and happens after filtering, so ``limit=200, seed=0`` names the same
-    200 questions in every command.
+    200 questions in every command. ``max_videos`` first keeps a seeded sample of videos (all
+    their questions): NExT-QA has ~9 questions per video and building a tree costs far more
+    than answering a question on it, so a run over few videos is much cheaper per question.
     """
     qs = load_nextqa(paths.questions)
     have = set(CaptionSource(paths.captions).ids())
@@ -74,6 +76,10 @@ def load_split(paths: DataPaths, split: Split, limit: int | None = None, seed: i
         qid = q.qid.rsplit("_", 1)[-1]
         ev = spans.get((q.video, qid))
         out.append(q.model_copy(update={"evidence": ev}) if ev else q)
+    if max_videos is not None:
+        vids = sorted({q.video for q in out})
+        keep = set(random.Random(seed).sample(vids, min(max_videos, len(vids))))
+        out = [q for q in out if q.video in keep]
     if limit is not None and limit < len(out):
         out = random.Random(seed).sample(out, limit)
     return out

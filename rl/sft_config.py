@@ -44,6 +44,8 @@ class DataSection(_Frozen):
     limit: int | None = Field(None, ge=1, description="train questions used (seeded sample); None = all")
     seed: int = Field(0, description="sampling seed for `limit`")
     types: list[str] | None = Field(None, description="keep only these NExT-QA question types")
+    max_videos: int | None = Field(None, ge=1, description="first keep this many videos (seeded; all their "
+                                                           "questions): fewer trees to build")
 
 
 class ModelSection(_Frozen):
