@@ -30,9 +30,9 @@ class GRPORunConfig(_Frozen):
     """``videonav train grpo --config FILE``: TRL GRPOTrainer over the navigation environment."""
 
     kind: Literal["grpo"] = "grpo"
-    data: DataSection = DataSection()
-    model: ModelSection = ModelSection()
-    rewards: RewardWeights = RewardWeights()
+    data: DataSection = Field(default_factory=DataSection)
+    model: ModelSection = Field(default_factory=ModelSection)
+    rewards: RewardWeights = Field(default_factory=RewardWeights)
     videonav_config: Path | None = Field(
         None, description="RunConfig YAML (tree, planner, budget) for episodes"
     )

@@ -68,8 +68,8 @@ class SFTRunConfig(_Frozen):
     """``videonav train sft --config FILE``: trajectories from a teacher, then TRL SFTTrainer."""
 
     kind: Literal["sft"] = "sft"
-    data: DataSection = DataSection()
-    model: ModelSection = ModelSection()
+    data: DataSection = Field(default_factory=DataSection)
+    model: ModelSection = Field(default_factory=ModelSection)
     teacher: Literal["oracle", "llm"] = Field(
         "oracle", description="who navigates: the answer-aware oracle, or the planner LLM in `videonav.set`"
     )
