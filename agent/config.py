@@ -43,7 +43,10 @@ class PlannerConfig(_Frozen):
     confidence_threshold: float = Field(0.5, ge=0, le=1, description="halt once answer confidence reaches this")
     min_reads: int = Field(1, ge=0, description="never halt before this many expand/inspect/search observations")
     search_k: int = Field(3, ge=1, description="search: results returned")
-    inspect_lines: int = Field(4, ge=1, description="inspect on a text tree: most relevant original lines shown")
+    inspect_lines: int = Field(4, ge=1, description="inspect on a text tree: most relevant original lines shown "
+                                                    "(fewer when the caption budget has less left)")
+    reserve_reads: int = Field(4, ge=0, description="guided: expand only while this many caption reads stay in the "
+                                                    "budget for a final inspect")
     max_new_tokens: int = Field(96, ge=1)
     temperature: float = Field(0.0, ge=0)
     max_context_tokens: int = Field(6000, ge=256, description="prompt truncation (all-captions baseline, long traces)")

@@ -50,6 +50,11 @@ def record(q: Question, res: AskResult, total_captions: int) -> dict[str, Any]:
     }
     if q.evidence:
         rec.update(grounding_fields(bool(correct), visited, cited, list(q.evidence)))
+        # the same on fine reads only (clip captions and verbatim lines, not part summaries)
+        fine = [(s.start, s.end) for s in res.visited if s.kind != "summary"]
+        g = grounding_fields(bool(correct), fine, cited, list(q.evidence))
+        rec.update({"fine_recall": g["evidence_recall"], "fine_precision": g["visited_precision"],
+                    "fine_f1": g["grounding_f1"]})
     return rec
 
 
@@ -107,7 +112,8 @@ def summarise(records: list[dict[str, Any]], by: str = "strategy") -> list[dict[
                                "seconds": _mean(r["seconds"] for r in rs)}
         if any("grounding_f1" in r for r in rs):
             g = [r for r in rs if "grounding_f1" in r]
-            for key in ("evidence_recall", "visited_precision", "grounding_f1", "iop", "iou", "acc_gqa"):
+            for key in ("evidence_recall", "visited_precision", "grounding_f1", "fine_recall", "fine_precision",
+                        "fine_f1", "iop", "iou", "acc_gqa"):
                 row[key] = _mean(float(r[key]) for r in g)
         rows.append(row)
     return rows

@@ -17,7 +17,7 @@ from videonav.agent.actions import Action
 from videonav.agent.prompts import clock, node_line, quote
 from videonav.agent.result import Span
 from videonav.memory.source import Inspection, TreeSource
-from videonav.memory.tree import CaptionTree, TreeError
+from videonav.memory.tree import CaptionTree, Node, TreeError
 from videonav.tools.embed import Embedder
 
 if TYPE_CHECKING:
@@ -32,9 +32,11 @@ class Read:
     start: float
     end: float
     node_id: str | None = None
+    kind: str = "line"  # "summary" (a part's caption), "clip" (a leaf's caption), "line" (verbatim), "answer"
 
     def span(self, with_text: bool = False) -> Span:
-        return Span(node_id=self.node_id, start=self.start, end=self.end, text=self.text if with_text else None)
+        return Span(node_id=self.node_id, start=self.start, end=self.end, kind=self.kind,
+                    text=self.text if with_text else None)
 
 
 def search_items(tree: CaptionTree) -> list[Read]:
@@ -44,7 +46,7 @@ def search_items(tree: CaptionTree) -> list[Read]:
         if leaf.lines:
             items.extend(Read(ln.text, ln.start, ln.end, leaf.id) for ln in leaf.lines)
         elif leaf.caption:
-            items.append(Read(leaf.caption, leaf.start, leaf.end, leaf.id))
+            items.append(Read(leaf.caption, leaf.start, leaf.end, leaf.id, "clip"))
         if leaf.transcript:
             items.append(Read(leaf.transcript, leaf.start, leaf.end, leaf.id))
     return items
@@ -57,6 +59,11 @@ def top_k(items: list[Read], query: str, k: int, embedder: Embedder) -> list[Rea
     sims = embedder.encode([it.text for it in items]) @ embedder.encode([query])[0]
     keep = sorted(np.argsort(-sims)[:k].tolist(), key=lambda i: (items[i].start, i))
     return [items[i] for i in keep]
+
+
+def node_read(tree: CaptionTree, node: Node) -> Read:
+    """A node's caption as a read: a 'clip' for leaves, a 'summary' for parts."""
+    return Read(node.caption or "", node.start, node.end, node.id, "clip" if tree.is_leaf(node.id) else "summary")
 
 
 def render_reads(reads: list[Read]) -> str:
@@ -91,18 +98,22 @@ def observe(act: Action, ep: Any, source: TreeSource, cfg: RunConfig, embedder: 
             if k.id not in ep.visible:
                 ep.visible.append(k.id)
         lines = "\n".join(node_line(k, tree.is_leaf(k.id)) for k in kids)
-        return f"Children of [{nid}]:\n{lines}", [Read(k.caption or "", k.start, k.end, k.id) for k in kids], False
+        return f"Children of [{nid}]:\n{lines}", [node_read(tree, k) for k in kids], False
     # inspect
     if nid in ep.inspected:
         return f"Invalid action: [{nid}] was already inspected; its answer is above.", [], True
     ep.inspected.add(nid)
     node = tree.node(nid)
-    res = source.inspect(nid, act.query or ep.question)
+    left = cfg.budget.max_captions - ep.cost.captions_read
+    if hasattr(source, "inspect_lines"):  # text sources can show fewer lines to fit the budget
+        res = source.inspect(nid, act.query or ep.question, limit=max(1, left))  # type: ignore[call-arg]
+    else:
+        res = source.inspect(nid, act.query or ep.question)
     if isinstance(res, Inspection) and res.lines:
         reads = [Read(ln.text, ln.start, ln.end, nid) for ln in res.lines]
         return f"Inside [{nid}] for {quote(act.query or ep.question, 200)}:\n{render_reads(reads)}", reads, False
     text = res.text if isinstance(res, Inspection) else str(res)
-    read = Read(text, node.start, node.end, nid)
+    read = Read(text, node.start, node.end, nid, "answer")
     return (f"[{nid}] {clock(node.start)}-{clock(node.end)} answer to {quote(act.query or ep.question, 200)}: "
             f"{quote(text)}", [read], False)
 

@@ -25,7 +25,7 @@ from langgraph.runtime import Runtime
 from videonav.agent.actions import LETTERS, Action, ParseFailure, option_index, parse_action, tool_schemas
 from videonav.agent.config import RunConfig
 from videonav.agent.llm import LLM
-from videonav.agent.observe import Read, cite, observe
+from videonav.agent.observe import Read, cite, node_read, observe
 from videonav.agent.prompts import messages_for
 from videonav.agent.result import AskResult, Cost, Span, Step
 from videonav.memory.source import TreeSource
@@ -105,7 +105,7 @@ class Planner:
         msgs = messages_for(question, options, tree.duration, [(n, tree.is_leaf(n.id)) for n in top], limit)
         query = question + " " + " ".join(options)
         ep = Episode(question=question, options=options, query=query, messages=msgs, visible=[n.id for n in top])
-        ep.reads.extend(Read(n.caption or "", n.start, n.end, n.id) for n in top)
+        ep.reads.extend(node_read(tree, n) for n in top)
         ep.cost.captions_read = len(top)
         self._update_confidence(ep)
         budget_rounds = self.cfg.budget.max_rounds
@@ -221,12 +221,14 @@ class Planner:
         out: list[tuple[Action, str, float]] = []
         caps = {nid: tree.node(nid).caption or "" for nid in ep.visible}
         sims = dict(zip(caps, self.prior(ep, list(caps.values())).tolist(), strict=True)) if caps else {}
+        # keep enough budget to finish with one close look (inspect) after any expand
+        reserve = min(k_lines, self.cfg.planner.reserve_reads) if self.cfg.planner.prior == "embedding" else 0
         for nid in ep.visible:
             leaf = tree.is_leaf(nid)
-            if not leaf and nid not in ep.expanded and len(tree.children(nid)) <= left:
+            if not leaf and nid not in ep.expanded and len(tree.children(nid)) + reserve <= left:
                 out.append((Action(name="expand", node_id=nid), "expand", sims[nid]))
             n_lines = len(tree.lines_under(nid)) or 1
-            if nid not in ep.inspected and min(k_lines, n_lines) <= left:
+            if nid not in ep.inspected and min(k_lines, n_lines, left) >= 1:
                 kind = "inspect_leaf" if leaf else "inspect_part"
                 out.append((Action(name="inspect", node_id=nid, query=ep.question), kind, sims[nid]))
         if ep.question not in ep.searched and self.cfg.planner.search_k <= left:

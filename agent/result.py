@@ -13,6 +13,7 @@ class Span(BaseModel):
     node_id: str | None = None
     start: float
     end: float
+    kind: str = Field("line", description="summary (a part's caption) | clip (a leaf's) | line (verbatim) | answer")
     text: str | None = None
 
 

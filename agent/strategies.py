@@ -1,6 +1,6 @@
 """Answering strategies side by side, with one result type so one harness compares them.
 
-- ``all-captions``: every original caption in one prompt (LLoVi-style), truncated to the context.
+- ``all-captions``: every original caption (LLoVi-style); truncated to the context when an LLM reads them.
 - ``uniform-k``: k evenly spaced captions (VideoAgent's starting point).
 - ``search-k``: the k captions most similar to question + options (no LLM).
 - ``navigate``: the planner, the LLM alone choosing actions (``planner.prior="none"``).
@@ -106,7 +106,9 @@ def run_strategy(name: str, source: TreeSource, question: str, options: list[str
     items = search_items(source.tree)
     query = question + " " + " ".join(options)
     if name == "all-captions":
-        reads = _truncate(items, cfg.planner.max_context_tokens)
+        # only a prompt has a context limit: the embedding scorer reads every caption
+        llm_reads = llm is not None and (cfg.planner.answer_mode == "planner" or not options)
+        reads = _truncate(items, cfg.planner.max_context_tokens) if llm_reads else items
     elif name == "uniform-k":
         reads = _uniform(items, k)
     elif name == "search-k":

@@ -28,19 +28,21 @@ class TextTreeSource:
     def ensure(self, node_ids: list[str]) -> list[Node]:
         return [self.tree.node(n) for n in node_ids]
 
-    def inspect(self, node_id: str, query: str) -> Inspection:
+    def inspect(self, node_id: str, query: str, limit: int | None = None) -> Inspection:
+        """The ``limit`` (default ``inspect_lines``) lines under the node most similar to the query."""
         self.cost.inspect_calls += 1
+        k = self.inspect_lines if limit is None else max(1, min(limit, self.inspect_lines))
         lines = self.tree.lines_under(node_id)
         if not lines:
             node = self.tree.node(node_id)
             return Inspection(text=node.caption or "", reads=1)
-        if len(lines) > self.inspect_lines and query.strip():
+        if len(lines) > k and query.strip():
             q = self.embedder.encode([query])[0]
             sims = self.embedder.encode([ln.text for ln in lines]) @ q
-            keep = sorted(np.argsort(-sims)[: self.inspect_lines].tolist())
+            keep = sorted(np.argsort(-sims)[:k].tolist())
             lines = [lines[i] for i in keep]
         else:
-            lines = lines[: self.inspect_lines]
+            lines = lines[:k]
         return Inspection(lines=list(lines), reads=len(lines))
 
 

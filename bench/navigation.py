@@ -1,0 +1,124 @@
+"""Navigation benchmark: strategies side by side on NExT-QA dev, with the offline models.
+
+Two question sets, both from the shared NExT-QA validation data, dev split only:
+- ``native``: the questions on their own videos (10-120 one-second captions each);
+- ``long``: each question's video spliced at a random place into other dev videos until the
+  whole runs ``--long-captions`` (default 180) one-second captions: a 3-minute video whose
+  evidence is one sub-video. NExT-QA has almost no 3-minute videos (3 of 570), so this is how
+  the "180 captions, read <= 12" target is measured on real captions and real questions.
+Every strategy reads the same trees and answers with the same option scorer (and the same
+LLM), so the table isolates *what was read*.
+
+    python bench/navigation.py --limit 100 --strategies all-captions,uniform-k,search-k,navigate,guided
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+from pathlib import Path
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def build_long(questions, captions, target: int, seed: int):  # noqa: ANN001, ANN201
+    """Questions re-targeted at spliced videos: (questions, {video_id: lines})."""
+    from videonav.memory.tree import TimedText
+
+    rng = random.Random(seed)
+    pool = sorted({q.video for q in questions})
+    out_q, videos = [], {}
+    for i, q in enumerate(questions):
+        own = captions(q.video)
+        fillers, total = [], len(own)
+        while total < target:
+            v = rng.choice(pool)
+            if v == q.video or v in fillers:
+                continue
+            fillers.append(v)
+            total += len(captions(v))
+        parts = [captions(v) for v in fillers]
+        parts.insert(rng.randrange(len(parts) + 1), own)
+        lines, t = [], 0.0
+        span = (0.0, 0.0)
+        for part in parts:
+            base = t
+            for ln in part:
+                if len(lines) >= target:
+                    break
+                lines.append(TimedText(start=base + ln.start, end=base + ln.end, text=ln.text))
+            if part is own:
+                span = (base, base + max(ln.end for ln in part))
+            t = base + max(ln.end for ln in part)
+        vid = f"long{i}_{q.video}"
+        videos[vid] = lines
+        out_q.append(q.model_copy(update={"video": vid, "evidence": [span]}))
+    return out_q, videos
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(SHARED))
+    ap.add_argument("--limit", type=int, default=100)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--sets", default="native,long")
+    ap.add_argument("--long-captions", type=int, default=180)
+    ap.add_argument("--strategies", default="all-captions,uniform-k,search-k,navigate,guided")
+    ap.add_argument("--k", type=int, default=12)
+    ap.add_argument("--store", default="/tmp/videonav-bench.sqlite")
+    ap.add_argument("--output", default=None, help="JSONL prefix (one file per set)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
+    args = ap.parse_args()
+
+    from videonav.agent.config import load_config
+    from videonav.agent.datasets import load_nextqa
+    from videonav.agent.evaluate import evaluate, format_table, summarise
+    from videonav.agent.runtime import build_runtime
+    from videonav.memory.formats import CaptionSource
+    from videonav.memory.split import split_of
+    from videonav.tools.text_source import TextTreeSource, text_tree
+
+    data = Path(args.data)
+    if not (data / "nextqa" / "val.csv").exists():
+        print(f"shared NExT-QA data not found under {data}", file=sys.stderr)
+        return 2
+    cfg = load_config(overrides=[f"store.path={args.store}", *args.set])
+    strategies = args.strategies.split(",")
+    need_llm = "navigate" in strategies or cfg.planner.backend != "none"
+    t0 = time.perf_counter()
+    rt = build_runtime(cfg, need_llm=need_llm)
+    load_s = time.perf_counter() - t0
+    src = CaptionSource(data / "nextqa" / "captions_1fps.zip")
+    have = set(src.ids())
+    dev = [q for q in load_nextqa(data / "nextqa" / "val.csv") if split_of(q.video) == "dev" and q.video in have]
+    qs = random.Random(args.seed).sample(dev, min(args.limit, len(dev)))
+    print(f"{len(qs)} dev questions, seed {args.seed}; models loaded in {load_s:.1f} s; "
+          f"planner={cfg.planner.backend} decoding={cfg.planner.decoding}; budget: {cfg.budget.max_captions} captions")
+    for which in args.sets.split(","):
+        if which == "native":
+            questions, lookup = qs, src.get
+        else:
+            questions, videos = build_long(qs, src.get, args.long_captions, args.seed)
+            lookup = videos.__getitem__
+
+        def source_for(v: str, lookup=lookup) -> TextTreeSource:  # noqa: ANN001
+            return TextTreeSource(text_tree(v, lookup(v), cfg.tree, rt.embedder, rt.store), rt.embedder,
+                                  cfg.planner.inspect_lines)
+
+        t = time.perf_counter()
+        out = f"{args.output}.{which}.jsonl" if args.output else None
+
+        def progress(d: int, n: int, msg: str, which: str = which, t: float = t) -> None:
+            if d == n or d % max(1, n // 10) == 0:
+                print(f"[{which}] {d}/{n} {time.perf_counter() - t:6.0f} s", file=sys.stderr, flush=True)
+
+        recs = evaluate(questions, source_for, strategies, cfg, rt.llm, rt.embedder, rt.scorer, args.k, out, progress)
+        print(f"\n== {which}: {len(questions)} questions, {time.perf_counter() - t:.0f} s wall")
+        print(format_table(summarise(recs)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
