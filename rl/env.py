@@ -142,5 +142,6 @@ class NavigationEnv:
     def _record(self, reads: list[Read]) -> None:
         assert self._ep is not None
         self._ep.reads.extend(reads)
+        self._ep.cost.captions_read += len(reads)
         self.captions_read += len(reads)
         self.visited.extend((r.start, r.end) for r in reads)

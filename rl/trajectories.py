@@ -35,7 +35,7 @@ from videonav.agent.config import RunConfig
 from videonav.agent.datasets import Question
 from videonav.agent.llm import LLM
 from videonav.agent.metrics import intersection
-from videonav.agent.observe import Read, observe
+from videonav.agent.observe import Read, node_read, observe
 from videonav.agent.planner import Episode
 from videonav.agent.prompts import messages_for, quote
 from videonav.memory.tree import ROOT, CaptionTree
@@ -67,7 +67,8 @@ def start_episode(tree: CaptionTree, q: Question) -> tuple[Episode, list[Read]]:
     msgs = messages_for(q.question, q.options, tree.duration, [(n, tree.is_leaf(n.id)) for n in top])
     ep = Episode(question=q.question, options=list(q.options), query=q.question + " " + " ".join(q.options),
                  messages=msgs, visible=[n.id for n in top])
-    reads = [Read(n.caption or "", n.start, n.end, n.id) for n in top]
+    reads = [node_read(tree, n) for n in top]
+    ep.cost.captions_read = len(reads)  # observe() sizes inspect results to the budget left
     return ep, reads
 
 
@@ -79,6 +80,7 @@ def step(ep: Episode, act: Action, source: TextTreeSource, cfg: RunConfig, embed
         return "", [], False
     obs, reads, err = observe(act, ep, source, cfg, embedder)
     ep.messages.append({"role": "tool", "name": act.name, "content": obs})
+    ep.cost.captions_read += len(reads)
     return obs, reads, err
 
 

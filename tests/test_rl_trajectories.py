@@ -28,6 +28,7 @@ def _replay(tree, q, messages):  # noqa: ANN001, ANN202
     top = [tree.node(c.id) for c in tree.children(ROOT)]
     ep = Episode(question=q.question, options=q.options, query=q.question + " " + " ".join(q.options),
                  messages=[], visible=[n.id for n in top])
+    ep.cost.captions_read = len(top)
     src = TextTreeSource(tree, EMB, CFG.planner.inspect_lines)
     out = []
     for m in messages:
@@ -35,7 +36,9 @@ def _replay(tree, q, messages):  # noqa: ANN001, ANN202
             act = parse_action(m["content"], m.get("tool_calls"))
             assert isinstance(act, Action), m
             if act.name != "answer":
-                out.append(observe(act, ep, src, CFG, EMB)[0])
+                obs, reads, _ = observe(act, ep, src, CFG, EMB)
+                ep.cost.captions_read += len(reads)
+                out.append(obs)
     return out
 
 
