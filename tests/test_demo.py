@@ -1,0 +1,181 @@
+"""The demo's handlers without a browser: index, ask, timeline, chapters, upload safety.
+
+Fast settings where they do not weaken the assertion: ``planner.backend=none`` (no LLM load),
+the hashing embedder (no MiniLM load) and no OCR (captions from subtitles + scene statistics):
+the tests check what the page shows and what the upload gate lets through, not answer quality.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from videonav.agent.config import load_config
+from videonav.agent.demo_app import (
+    DemoError,
+    DemoService,
+    DemoSettings,
+    Indexed,
+    container_ext,
+    parse_options,
+)
+from videonav.agent.demo_timeline import timeline_html
+from videonav.agent.result import Span
+
+gr = pytest.importorskip("gradio")
+
+from videonav.agent import demo_ui  # noqa: E402
+
+QUESTION = "What is the password Charlie says?"
+OPTIONS = ["apple", "pineapple", "banana", "cherry"]
+
+
+@pytest.fixture(scope="module")
+def svc(tmp_path_factory: pytest.TempPathFactory) -> DemoService:
+    d = tmp_path_factory.mktemp("demo_store")
+    cfg = load_config(None, ["planner.backend=none", "embedder.model=hashing", "captioner.ocr=false",
+                             f"store.path={d / 'store.sqlite'}"])
+    s = DemoService(cfg, DemoSettings(max_upload_mb=1.0))
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def indexed(svc: DemoService, tiny_video) -> Indexed:
+    seen: list[tuple[float, str]] = []
+    stored = svc.store_upload(tiny_video.path)
+    state, stats = svc.index(stored, "cards.mp4", lambda f, d: seen.append((f, d)))
+    assert stats.nodes >= 3
+    assert seen and seen[-1][0] == pytest.approx(1.0)  # progress reached the end
+    assert any("caption" in d for _, d in seen)
+    return state
+
+
+def test_upload_stored_under_store_by_content_hash(svc: DemoService, tiny_video) -> None:
+    import hashlib
+
+    stored = svc.store_upload(tiny_video.path)
+    digest = hashlib.sha256(tiny_video.path.read_bytes()).hexdigest()
+    assert stored.parent == svc.root / "uploads"
+    assert stored.resolve().is_relative_to(svc.store_path.parent.resolve())
+    assert stored.name == f"{digest}.mp4"
+    assert stored.read_bytes() == tiny_video.path.read_bytes()
+    assert svc.store_upload(tiny_video.path) == stored  # idempotent
+
+
+def test_upload_name_is_not_user_controlled(svc: DemoService, tiny_video, tmp_path: Path) -> None:
+    evil = tmp_path / "..%2F..%2Fevil name.mkv.exe"
+    evil.write_bytes(tiny_video.path.read_bytes())
+    stored = svc.store_upload(evil)
+    assert stored.parent == svc.root / "uploads"
+    assert re.fullmatch(r"[0-9a-f]{64}\.mp4", stored.name)  # extension from the probed container
+
+
+def test_upload_rejects_non_video(svc: DemoService, tmp_path: Path) -> None:
+    txt = tmp_path / "notes.mp4"
+    txt.write_text("this is not a video\n" * 50)
+    with pytest.raises(DemoError, match="not a video"):
+        svc.store_upload(txt)
+    from PIL import Image
+
+    png = tmp_path / "frame.mp4"  # PyAV opens images too: the container check must refuse them
+    Image.new("RGB", (64, 64), (200, 10, 10)).save(png, format="PNG")
+    with pytest.raises(DemoError, match="not a video container"):
+        container_ext(png)
+    assert not any((svc.root / "uploads").glob("*.part*"))
+
+
+def test_upload_rejects_oversized(svc: DemoService, tmp_path: Path) -> None:
+    big = tmp_path / "big.mp4"
+    big.write_bytes(b"\0" * (int(1.5 * 2**20)))
+    with pytest.raises(DemoError, match=r"over the demo's limit of 1 MB"):
+        svc.store_upload(big)
+
+
+def test_upload_errors_reach_the_status_box_without_traceback(svc: DemoService, tmp_path: Path) -> None:
+    txt = tmp_path / "x.mp4"
+    txt.write_text("nope")
+    out = demo_ui.on_index(svc, "upload", str(txt))
+    status = out[1]
+    assert "not a video" in status and "Traceback" not in status and str(tmp_path) not in status
+    assert "choose a video" in demo_ui.on_index(svc, "upload", None)[1]
+
+
+def test_index_then_timeline_has_every_level(svc: DemoService, indexed: Indexed) -> None:
+    tree = svc.tree(indexed)
+    html = timeline_html(tree)
+    for level in range(tree.depth + 1):
+        n = len(tree.level(level))
+        assert len(re.findall(rf'class="vn-bar vn-level-{level}[ "]', html)) == n > 0
+    assert "vn-evidence" not in html and "vn-visited" not in html
+
+
+def test_index_callback_fills_state_status_and_timeline(svc: DemoService, tiny_video) -> None:
+    state, status, timeline, dd = demo_ui.on_index(svc, "upload", str(tiny_video.path))
+    assert isinstance(state, Indexed) and "Indexed" in status and "vn-level-0" in timeline
+
+
+def test_ask_fills_answer_trace_cost_and_highlights(svc: DemoService, indexed: Indexed) -> None:
+    res = svc.ask(indexed, QUESTION, OPTIONS, "guided")
+    assert res.answer in OPTIONS and res.option_index is not None
+    assert res.trace and res.cost.rounds >= 1 and res.cost.captions_read >= 1
+    assert res.evidence and res.visited
+    out = demo_ui.on_ask(svc, indexed, QUESTION, "\n".join(OPTIONS), "guided")
+    status, answer, conf, path, timeline, trace, cost = out
+    assert res.answer in answer and "Confidence" in answer
+    assert 0.0 <= conf <= 1.0
+    assert path.startswith("**Path:**") and "→" in path or len(res.trace) == 1
+    assert trace and len(trace[0]) == len(demo_ui.TRACE_HEADERS)
+    assert "rounds" in cost and "captions read" in cost
+    cited = {e.node_id for e in res.evidence if e.node_id}
+    for nid in cited:  # every cited node is drawn as evidence
+        assert re.search(rf'class="vn-bar[^"]*vn-evidence[^"]*" data-node="{re.escape(nid)}"', timeline)
+    assert "vn-visited" in timeline and 'class="vn-cite' in timeline
+
+
+def test_ask_rejects_bad_input_in_the_page(svc: DemoService, indexed: Indexed) -> None:
+    assert "type a question" in demo_ui.on_ask(svc, indexed, "   ", "", "guided")[0]
+    assert "index a video first" in demo_ui.on_ask(svc, None, "why?", "", "guided")[0]
+    assert "2 to" in demo_ui.on_ask(svc, indexed, "why?", "only one", "guided")[0]
+
+
+def test_timeline_escapes_captions_and_marks_loose_evidence(svc: DemoService, indexed: Indexed) -> None:
+    tree = svc.tree(indexed)
+    leaf = tree.leaves()[0]
+    tree.replace(leaf.model_copy(update={"caption": "<script>alert(1)</script>"}))
+    html = timeline_html(tree, evidence=[Span(start=1.0, end=2.0, kind="line", text="<b>x</b>")],
+                         visited=[Span(node_id=leaf.id, start=leaf.start, end=leaf.end)])
+    assert "<script>" not in html and "&lt;script&gt;" in html and "<b>x" not in html
+    assert "vn-cite-line" in html
+
+
+def test_chapters_and_exports(svc: DemoService, indexed: Indexed) -> None:
+    chapters, files, skipped = svc.chapters(indexed)
+    assert chapters and chapters[0].start == 0.0
+    assert {"json", "md", "webvtt", "ffmetadata"} <= set(files)
+    for path in files.values():
+        assert path.is_file() and path.resolve().is_relative_to((svc.root / "exports").resolve())
+    assert files["webvtt"].read_text().startswith("WEBVTT")
+    out = demo_ui.on_chapters(svc, indexed)
+    assert "chapters" in out[0] and out[1] and len(out) == 2 + 5
+
+
+def test_parse_options() -> None:
+    assert parse_options("a\n\n b \n") == ["a", "b"] and parse_options(None) == []
+
+
+def test_build_app_constructs(svc: DemoService) -> None:
+    app = demo_ui.build_app(svc)
+    assert isinstance(app, gr.Blocks)
+
+
+def test_cli_has_demo_flags() -> None:
+    import argparse
+
+    from videonav.agent import cmd_demo
+
+    p = argparse.ArgumentParser()
+    cmd_demo.add_arguments(p)
+    a = p.parse_args(["--port", "7999", "--max-upload-mb", "5", "--set", "planner.backend=none"])
+    assert a.host == "127.0.0.1" and a.port == 7999 and a.max_upload_mb == 5.0
