@@ -64,6 +64,7 @@ def test_eager_index_captions_and_stores_every_node(tmp_path, tiny_video):
         assert [ln.text for ln in charlie.lines] == ["Charlie says the password is pineapple."]
         assert "pineapple" in charlie.caption and "pineapple" in (charlie.transcript or "")
         assert "ALPHA" in tree.root.caption and "DELTA" in tree.root.caption  # parents read their own frames
+        assert '"ALPHA | 1234" on red' in tree.root.caption and '"BRAVO | 5678" on blue' in tree.root.caption
         st = res.stats
         assert st.frames_decoded > 0 and st.decode_seconds > 0 and st.ocr_seconds > 0
         assert st.captioned_now == 7

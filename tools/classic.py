@@ -36,8 +36,9 @@ from videonav.tools.captioner import Caption, CaptionContext, CaptionRequest, re
 from videonav.tools.clip_qa import parse_question
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
-from videonav.tools.shots import frame_stats, stats_sentence
+from videonav.tools.shots import dominant_colour, frame_stats, stats_sentence
 
+RENDER_VERSION = "c2"  # bump when the caption wording changes: part of model_id, hence of every tree key
 MIN_CONF = 60.0  # tesseract word confidence below which a "word" is usually texture, not text
 DUP_DIFF = 0.02  # mean |luma difference| under which two frames of one request count as the same slide
 _CTRL = re.compile(r"[\x00-\x1f\x7f]")
@@ -98,7 +99,7 @@ class ClassicCaptioner:
     def __init__(self, cfg: CaptionerConfig) -> None:
         self.cfg = cfg
         self.prompt_version = cfg.prompt_version
-        self.model_id = "tesseract+stats" if cfg.ocr else "stats"
+        self.model_id = f"tesseract+stats/{RENDER_VERSION}" if cfg.ocr else f"stats/{RENDER_VERSION}"
         self.tesseract = shutil.which("tesseract") if cfg.ocr else None
         if cfg.ocr and not self.tesseract:
             raise BackendUnavailable("classic captioner: `tesseract` not found; `apt-get install "
@@ -134,13 +135,18 @@ class ClassicCaptioner:
 
     def ocr(self, groups: Sequence[Sequence[np.ndarray]]) -> list[list[str]]:
         """Text lines of each group of frames (one group per node), deduplicated, in reading order."""
+        return [list(dict.fromkeys(ln for _, ls in slides for ln in ls)) for slides in self.slides(groups)]
+
+    def slides(self, groups: Sequence[Sequence[np.ndarray]]) -> list[list[tuple[str, list[str]]]]:
+        """Per group, (dominant colour, text lines) of each distinct frame: which text was on which
+        background, so a parent can say "NUMBER 4821" was on the red slide."""
         if not self.tesseract:
-            return [[] for _ in groups]
-        keys_per_group: list[list[bytes]] = []
+            return [[(dominant_colour(img), []) for img in frames[:1]] for frames in groups]
+        keys_per_group: list[list[tuple[bytes, str]]] = []
         todo: dict[bytes, np.ndarray] = {}
         aliases: dict[bytes, bytes] = {}  # a skipped near-duplicate reads as the frame it duplicates
         for frames in groups:
-            keys: list[bytes] = []
+            keys: list[tuple[bytes, str]] = []
             last: tuple[np.ndarray, bytes] | None = None
             for img in frames:
                 k = hashlib.blake2b(np.ascontiguousarray(img).data, digest_size=16).digest()
@@ -150,7 +156,7 @@ class ClassicCaptioner:
                         aliases[k] = last[1]
                     continue  # the same slide again: read once
                 last = (th, k)
-                keys.append(k)
+                keys.append((k, dominant_colour(img)))
                 if k not in self._cache:
                     todo[k] = img
             keys_per_group.append(keys)
@@ -167,11 +173,7 @@ class ClassicCaptioner:
             self.ocr_frames += len(items)
         for k, target in aliases.items():
             self._cache[k] = self._cache.get(target, [])
-        out = []
-        for keys in keys_per_group:
-            lines = [ln for k in keys for ln in self._cache.get(k, [])]
-            out.append(list(dict.fromkeys(lines)))
-        return out
+        return [[(colour, self._cache.get(k, [])) for k, colour in keys] for keys in keys_per_group]
 
     # -- captioning and QA --------------------------------------------------------------
     def describe(self, frames: Sequence[np.ndarray], timestamps: Sequence[float], prompt: str,
@@ -183,17 +185,18 @@ class ClassicCaptioner:
     def describe_batch(self, requests: Sequence[CaptionRequest]) -> list[Caption]:
         t0 = time.perf_counter()
         ocr0 = self.ocr_seconds
-        texts = self.ocr([r.frames for r in requests])
+        read = self.slides([r.frames for r in requests])
         ocr_s = (self.ocr_seconds - ocr0) / max(1, len(requests))
         out = []
-        for r, lines in zip(requests, texts, strict=True):
+        for r, slides in zip(requests, read, strict=True):
+            lines = list(dict.fromkeys(ln for _, ls in slides for ln in ls))
             ctx = r.context or CaptionContext()
             stats = dict(ctx.scene_stats) if ctx.scene_stats else frame_stats(list(r.frames))
             question = parse_question(r.prompt)
             if question is not None:
-                text = answer(question, lines, ctx, stats)
+                text = answer(question, colour_tagged(slides), ctx, stats)
             else:
-                text = render_caption(lines, ctx, stats)
+                text = render_caption(lines, ctx, stats, slides)
             out.append(Caption(text=text, provenance=Provenance(backend=self.name, model=self.model_id,
                                                                 prompt_version=self.prompt_version),
                                frames=len(r.frames), stats={"ocr_seconds": ocr_s, "ocr_lines": len(lines)}))
@@ -206,11 +209,37 @@ def _mentions(entities: Sequence[str], blob: str) -> list[str]:
     return [e for e in entities if e.strip() and e.lower() in low]
 
 
-def render_caption(lines: list[str], ctx: CaptionContext, stats: dict[str, Any]) -> str:
-    """``On-screen text: "...". Speech: "...". Scene: ...`` (parents add their children's gist)."""
+def colour_tagged(slides: Sequence[tuple[str, list[str]]]) -> list[str]:
+    """Text lines with the background they were on, first occurrence only.
+
+    >>> colour_tagged([("red", ["NUMBER 12"]), ("red", ["NUMBER 12"]), ("blue", ["OSLO"])])
+    ['NUMBER 12 (on red)', 'OSLO (on blue)']
+    """
+    return list(dict.fromkeys(f"{ln} (on {colour})" for colour, lines in slides for ln in lines))
+
+
+def _on_screen(lines: list[str], slides: Sequence[tuple[str, list[str]]] | None) -> str:
+    """``"A | B" on red; "C" on blue`` (consecutive frames with the same text merged)."""
+    if not slides:
+        return quote(" | ".join(lines), 240)
+    parts: list[tuple[str, list[str]]] = []
+    seen: set[str] = set()
+    for colour, ls in slides:
+        new = [ln for ln in ls if ln not in seen]
+        seen.update(new)
+        if new and parts and parts[-1][0] == colour:
+            parts[-1][1].extend(new)
+        elif new:
+            parts.append((colour, new))
+    return "; ".join(f"{quote(' | '.join(ls), 120)} on {colour}" for colour, ls in parts[:8])
+
+
+def render_caption(lines: list[str], ctx: CaptionContext, stats: dict[str, Any],
+                   slides: Sequence[tuple[str, list[str]]] | None = None) -> str:
+    """``On-screen text: "..." on red. Speech: "...". Scene: ...`` (parents: one quote per slide)."""
     parts = []
     if lines:
-        parts.append(f"On-screen text: {quote(' | '.join(lines), 240)}.")
+        parts.append(f"On-screen text: {_on_screen(lines, slides)}.")
     if ctx.transcript:
         parts.append(f"Speech: {quote(ctx.transcript, 400)}.")
     if ctx.child_captions and not lines:

@@ -49,6 +49,12 @@ def colour_hist(img: np.ndarray) -> np.ndarray:
     return counts.astype(np.float32) / max(1.0, float(counts.sum()))
 
 
+def dominant_colour(img: np.ndarray) -> str:
+    """The palette name covering most of a frame (its background, for slides)."""
+    small = img[:: max(1, img.shape[0] // 36), :: max(1, img.shape[1] // 64)]
+    return _NAMES[int(np.argmax(colour_hist(np.ascontiguousarray(small))))]
+
+
 def rgb_hist(img: np.ndarray, bins: int = 8) -> np.ndarray:
     q = (img.reshape(-1, 3) // (256 // bins)).astype(np.int64)
     idx = (q[:, 0] * bins + q[:, 1]) * bins + q[:, 2]
