@@ -62,7 +62,7 @@ def timeline_html(tree: CaptionTree, *, visited: Sequence[Span] = (), evidence: 
     """An HTML fragment (a ``<div>`` holding one ``<svg>``) drawing ``tree`` with the given highlights."""
     duration = max(tree.duration, max((n.end for n in tree.nodes()), default=0.0), 1e-6)
     depth = tree.depth
-    plot_w = WIDTH - LABEL_W - 10
+    plot_w = WIDTH - LABEL_W - 24  # room for the last tick label
     order: dict[str, int] = {}
     for s in visited:
         if s.node_id and s.node_id not in order:

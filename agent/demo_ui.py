@@ -177,7 +177,7 @@ def build_app(svc: DemoService) -> Any:
             with gr.Column(scale=1, min_width=260):
                 source = gr.Radio(list(SOURCES), value=SOURCES[0], label="video", elem_id="vn-source")
                 upload = gr.File(label=f"upload a video (max {svc.settings.max_upload_mb:g} MB)",
-                                 file_types=["video"], type="filepath", elem_id="vn-upload")
+                                 file_types=["video"], type="filepath", height=180, elem_id="vn-upload")
                 index_btn = gr.Button("Index", variant="primary", elem_id="vn-index")
                 status = gr.Markdown("Pick the sample video or upload one, then press **Index**.",
                                      elem_id="vn-status")
@@ -187,7 +187,8 @@ def build_app(svc: DemoService) -> Any:
             with gr.Tab("Ask", elem_id="vn-tab-ask"):
                 with gr.Row():
                     with gr.Column(scale=2):
-                        picker = gr.Dropdown([], label="sample questions", visible=False, elem_id="vn-picker")
+                        picker = gr.Dropdown([], label="sample questions", visible=False, elem_id="vn-picker",
+                                             info="pick one to fill in the question and its options")
                         question = gr.Textbox(label="question", lines=2, elem_id="vn-question",
                                               placeholder="What number was shown on the red slide?")
                         options = gr.Textbox(label="options (optional, one per line)", lines=4,
@@ -201,14 +202,16 @@ def build_app(svc: DemoService) -> Any:
                         path = gr.Markdown("", elem_id="vn-path")
                         cost = gr.Markdown("", elem_id="vn-cost")
                 trace = gr.Dataframe(headers=TRACE_HEADERS, label="trace", interactive=False, wrap=True,
+                                     column_widths=["6%", "8%", "26%", "8%", "9%", "7%", "36%"],
                                      elem_id="vn-trace")
             with gr.Tab("Chapters", elem_id="vn-tab-chapters"):
                 chapters_btn = gr.Button("Make chapters", elem_id="vn-chapters")
                 chapters_status = gr.Markdown("", elem_id="vn-chapters-status")
                 chapter_table = gr.Dataframe(headers=CHAPTER_HEADERS, interactive=False, wrap=True,
+                                             column_widths=["4%", "7%", "7%", "27%", "55%"],
                                              elem_id="vn-chapter-table")
                 with gr.Row():
-                    downloads = [gr.DownloadButton(f"{fmt}", interactive=False, size="sm",
+                    downloads = [gr.DownloadButton(f"Download {fmt}", interactive=False, size="sm",
                                                    elem_id=f"vn-dl-{fmt}") for fmt in EXPORT_EXT]
 
         index_btn.click(index_cb, [source, upload], [state, status, timeline, picker])

@@ -179,3 +179,9 @@ def test_cli_has_demo_flags() -> None:
     cmd_demo.add_arguments(p)
     a = p.parse_args(["--port", "7999", "--max-upload-mb", "5", "--set", "planner.backend=none"])
     assert a.host == "127.0.0.1" and a.port == 7999 and a.max_upload_mb == 5.0
+
+
+def test_pick_sample_question_fills_question_and_options() -> None:
+    q = {"qid": "q001", "question": "Which colour?", "options": ["red", "blue"], "answer": 0}
+    state = Indexed(video="x.mp4", tree_key="k", name="x.mp4", questions=[q])
+    assert demo_ui.on_pick_question(state, "q001: Which colour?") == ("Which colour?", "red\nblue")
