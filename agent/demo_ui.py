@@ -168,7 +168,8 @@ def build_app(svc: DemoService) -> Any:
     import gradio as gr
 
     def index_cb(source: str, upload: Any, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
-        return on_index(svc, source, upload, progress)
+        out = on_index(svc, source, upload, progress)
+        return out + (cleared() if isinstance(out[0], Indexed) else (gr.skip(),) * len(cleared()))
 
     with gr.Blocks(title="videonav demo", analytics_enabled=False) as app:
         state = gr.State(None)
@@ -214,7 +215,14 @@ def build_app(svc: DemoService) -> Any:
                     downloads = [gr.DownloadButton(f"Download {fmt}", interactive=False, size="sm",
                                                    elem_id=f"vn-dl-{fmt}") for fmt in EXPORT_EXT]
 
-        index_btn.click(index_cb, [source, upload], [state, status, timeline, picker])
+        # a new video clears the previous one's answer and chapters (stale results would mislead)
+        stale = [answer, confidence, path, cost, trace, chapters_status, chapter_table, *downloads]
+
+        def cleared() -> tuple[Any, ...]:
+            off = [gr.update(value=None, interactive=False) for _ in downloads]
+            return ("", None, "", "", [], "", [], *off)
+
+        index_btn.click(index_cb, [source, upload], [state, status, timeline, picker, *stale])
         picker.change(on_pick_question, [state, picker], [question, options])
         ask_btn.click(functools.partial(on_ask, svc), [state, question, options, strategy],
                       [status, answer, confidence, path, timeline, trace, cost])
@@ -227,5 +235,5 @@ def launch(svc: DemoService, host: str = "127.0.0.1", port: int = 7860, **kwargs
     """Serve the page; only the exports folder is reachable as files (not the store, not uploads)."""
     app = build_app(svc)
     app.queue(default_concurrency_limit=1)
-    app.launch(server_name=host, server_port=port, max_file_size=f"{svc.settings.max_upload_mb:g}mb",
+    app.launch(server_name=host, server_port=port, max_file_size=int(svc.settings.max_upload_mb * 2**20),
                allowed_paths=[str(svc.root / "exports")], show_error=False, css=CSS, **kwargs)

@@ -10,6 +10,7 @@ to 127.0.0.1. Run with ``python -m pytest -m browser tests/test_demo_browser.py 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -79,7 +80,7 @@ def _local_only(route) -> None:  # type: ignore[no-untyped-def]
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists() or shutil.which("chromium") is None,
                     reason="Debian's chromium is not installed")
-def test_demo_in_headless_chromium(demo_server, tmp_path: Path) -> None:
+def test_demo_in_headless_chromium(demo_server, tmp_path: Path, tiny_video) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     url, store_dir, log = demo_server
     shot = Path(os.environ.get("VIDEONAV_DEMO_SCREENSHOT") or tmp_path / "demo_ask.png")
@@ -140,5 +141,17 @@ def test_demo_in_headless_chromium(demo_server, tmp_path: Path) -> None:
             err_shot = shot.with_name(shot.stem + "_upload_error.png")
             page.screenshot(path=str(err_shot), full_page=False)
             print(f"screenshot: {err_shot}")
+
+            page.locator("#vn-upload button[aria-label='Clear']").click()  # a real video goes through
+            page.locator("#vn-upload input[type=file]").set_input_files(str(tiny_video.path))
+            page.wait_for_timeout(1500)
+            page.locator("#vn-index").click()
+            sync_api.expect(status).to_contain_text("Indexed", timeout=180_000)
+            digest = hashlib.sha256(tiny_video.path.read_bytes()).hexdigest()
+            assert (store_dir / "demo" / "uploads" / f"{digest}.mp4").is_file()
+            assert "00:40" not in page.locator("#vn-chapter-table").inner_text()  # old chapters cleared
+            up_shot = shot.with_name(shot.stem + "_upload.png")
+            page.screenshot(path=str(up_shot), full_page=False)
+            print(f"screenshot: {up_shot}")
         finally:
             browser.close()
