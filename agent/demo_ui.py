@@ -42,14 +42,20 @@ def answer_markdown(res: AskResult) -> str:
     letter = ""
     if res.option_index is not None and res.options:
         letter = f" (option {'ABCDEFGH'[res.option_index]})"
-    lines = [f"### {html.escape(res.answer or '(no answer)')}{letter}",
+    head = " ".join((res.answer or "(no answer)").split())  # a free-text answer may span lines
+    head = head if len(head) <= 300 else head[:299] + "…"
+    lines = [f"### {html.escape(head, quote=False)}{letter}",
              f"**Confidence:** {res.confidence:.2f} · halted by `{res.halted_by or 'n/a'}` · "
              f"strategy `{res.strategy}`"]
     if res.evidence:
         lines.append("**Evidence:**")
+        seen: set[tuple[str | None, float, float]] = set()
         for e in res.evidence:
+            if (e.node_id, e.start, e.end) in seen:  # the same span cited as a clip and as a line
+                continue
+            seen.add((e.node_id, e.start, e.end))
             lines.append(f"- `{e.node_id or 'line'}` {clock(e.start)}–{clock(e.end)}: "
-                         f"{html.escape((e.text or '')[:160])}")
+                         f"{html.escape((e.text or '')[:160], quote=False)}")
     return "\n\n".join(lines[:2]) + ("\n\n" + "\n".join(lines[2:]) if len(lines) > 2 else "")
 
 

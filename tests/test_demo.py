@@ -185,3 +185,12 @@ def test_pick_sample_question_fills_question_and_options() -> None:
     q = {"qid": "q001", "question": "Which colour?", "options": ["red", "blue"], "answer": 0}
     state = Indexed(video="x.mp4", tree_key="k", name="x.mp4", questions=[q])
     assert demo_ui.on_pick_question(state, "q001: Which colour?") == ("Which colour?", "red\nblue")
+
+
+def test_answer_markdown_one_heading_and_no_duplicate_evidence() -> None:
+    from videonav.agent.result import AskResult
+
+    ev = [Span(node_id="1.2", start=12, end=40, kind="clip", text="tulip"),
+          Span(node_id="1.2", start=12, end=40, kind="line", text="tulip")]
+    md = demo_ui.answer_markdown(AskResult(question="q", answer="the word\n\nwas tulip", evidence=ev))
+    assert md.startswith("### the word was tulip\n") and md.count("`1.2`") == 1
