@@ -9,7 +9,8 @@ import pytest
 from videonav.agent.cli import main
 from textfix import SCENES, timed_lines
 
-FAST = ["--set", "embedder.model=hashing", "--set", "planner.backend=none", "--set", "tree.summary_sentences=3"]
+FAST = ["--set", "embedder.model=hashing", "--set", "planner.backend=none", "--set", "tree.summary_sentences=3",
+        "--set", "planner.confidence_threshold=1.0"]
 
 
 @pytest.fixture()
