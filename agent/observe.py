@@ -70,7 +70,8 @@ def render_reads(reads: list[Read]) -> str:
     return "\n".join(f"[{r.node_id}] {clock(r.start)}-{clock(r.end)}: {quote(r.text)}" for r in reads)
 
 
-def observe(act: Action, ep: Any, source: TreeSource, cfg: RunConfig, embedder: Embedder) -> tuple[str, list[Read], bool]:
+def observe(act: Action, ep: Any, source: TreeSource, cfg: RunConfig,
+            embedder: Embedder) -> tuple[str, list[Read], bool]:
     """Run ``act`` (not ``answer``); returns (observation, reads, is_error)."""
     tree = source.tree
     if act.name == "search":

@@ -183,7 +183,6 @@ class Planner:
             ep.steps.append(Step(round=rnd, action="answer", arguments=act.arguments(), raw=ep.pending_raw[:2000],
                                  prompt_tokens=pt, completion_tokens=ct, seconds=time.perf_counter() - t))
             return {"round": rnd, "done": True}
-        built0 = source.cost.captions_built
         obs, new_reads, error = observe(act, ep, source, self.cfg, self.embedder)
         ep.messages.append({"role": "assistant", "content": "", "tool_calls": [act.tool_call()]})
         ep.messages.append({"role": "tool", "name": act.name, "content": obs})
@@ -198,7 +197,6 @@ class Planner:
         ep.steps.append(Step(round=rnd, action=act.name, arguments=act.arguments(), raw=ep.pending_raw[:2000],
                              observation=obs, valid=not error, reads=len(new_reads), prompt_tokens=pt,
                              completion_tokens=ct, seconds=time.perf_counter() - t, confidence=ep.confidence))
-        del built0
         observations = sum(1 for s in ep.steps if s.valid and s.action in ("expand", "inspect", "search"))
         if (ep.options and self.scorer is not None and ep.confidence >= self.cfg.planner.confidence_threshold
                 and observations >= self.cfg.planner.min_reads):
@@ -307,7 +305,10 @@ class Planner:
         ep.cost.seconds = time.perf_counter() - ep.t0
         ep.cost.captions_built = source.cost.captions_built
         ep.cost.caption_seconds = source.cost.caption_seconds
-        conf = ep.confidence if scores is not None else (ep.planner_answer.confidence or 0.0 if ep.planner_answer else 0.0)
+        if scores is not None:
+            conf = ep.confidence
+        else:
+            conf = (ep.planner_answer.confidence or 0.0) if ep.planner_answer else 0.0
         return AskResult(question=ep.question, options=ep.options, answer=answer, option_index=idx,
                          confidence=float(conf), halted_by=ep.halted_by or "planner",
                          evidence=self._evidence(ep, answer), visited=[r.span() for r in ep.reads],
@@ -321,7 +322,8 @@ class Planner:
         if self.llm is None:
             best = self._evidence(ep, ep.question)
             return best[0].text or "" if best else ""
-        msgs = ep.messages + [{"role": "user", "content": "Answer the question now in a few words, from what you read."}]
+        ask = "Answer the question now in a few words, from what you read."
+        msgs = ep.messages + [{"role": "user", "content": ask}]
         reply = self.llm.chat(msgs, tools=None, max_new_tokens=48)
         ep.cost.prompt_tokens += reply.prompt_tokens
         ep.cost.completion_tokens += reply.completion_tokens

@@ -15,7 +15,7 @@ class TreeConfig(_Frozen):
     """How a caption tree is shaped and how parent captions are made."""
 
     leaf_seconds: float = Field(5.0, gt=0, description="text trees: seconds of timed captions grouped into one leaf")
-    leaf_min_seconds: float = Field(10.0, gt=0, description="video trees: shortest leaf clip (shots are merged up to it)")
+    leaf_min_seconds: float = Field(10.0, gt=0, description="video trees: shortest leaf clip (shots merge up to it)")
     leaf_max_seconds: float = Field(30.0, gt=0, description="video trees: longest leaf clip (long shots are split)")
     width: int | None = Field(None, ge=2, le=16, description="branching; None = clamp(round((dur/leaf)^(1/3)), 3, 8)")
     summariser: str = Field("extractive", description="parent captions: 'extractive' (embeddings) or 'llm' (planner)")

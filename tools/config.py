@@ -14,7 +14,7 @@ class VideoConfig(_Frozen):
 
     reader: str = Field("auto", description="'auto' (pick per access pattern), 'pyav' or 'decord'")
     frames_per_leaf: int = Field(4, ge=1, le=64, description="frames sampled per leaf clip for captioning")
-    frames_per_parent: int = Field(8, ge=0, le=64, description="frames sampled per parent node (0 = from children only)")
+    frames_per_parent: int = Field(8, ge=0, le=64, description="frames per parent node (0 = from children only)")
     shot_threshold: float = Field(0.35, gt=0, description="shot cut when the frame-difference score exceeds this")
     scan_fps: float = Field(1.0, gt=0, description="frames per second decoded for shot detection")
     max_width: int = Field(640, ge=64, description="frames are downscaled to at most this width")
