@@ -6,16 +6,17 @@ cd "$(dirname "$0")/.."
 bash demos/install.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 PY=${PYTHON:-python3}
+VN="$PY -m videonav.agent.cli"  # the `videonav` console script, without relying on PATH
 OUT=${VIDEONAV_SAMPLE_DIR:-$PWD/out/sample}
 MIN=${VIDEONAV_SAMPLE_MINUTES:-20}
 STORE=${VIDEONAV_STORE:-$PWD/out/store.sqlite}
 mkdir -p "$OUT"
 VIDEO="$OUT/sample_${MIN}min.mp4"
 [ -f "$VIDEO" ] || $PY demos/make_sample_video.py --minutes "$MIN" --out "$OUT"
-videonav index "$VIDEO" --store "$STORE"
+$VN index "$VIDEO" --store "$STORE"
 Q=$($PY -c "import json,sys; q=json.load(open(sys.argv[1]))[0]; print(q['question'])" "$OUT/sample_${MIN}min.questions.json")
 mapfile -t OPTS < <($PY -c "import json,sys; [print(o) for o in json.load(open(sys.argv[1]))[0]['options']]" "$OUT/sample_${MIN}min.questions.json")
 echo "== videonav ask \"$Q\" --options ${OPTS[*]}"
-videonav ask "$VIDEO" "$Q" --options "${OPTS[@]}" --store "$STORE"
+$VN ask "$VIDEO" "$Q" --options "${OPTS[@]}" --store "$STORE"
 echo "== chapters"
-videonav chapters "$VIDEO" --store "$STORE" --format md || true
+$VN chapters "$VIDEO" --store "$STORE" --format md || true
