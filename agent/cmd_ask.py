@@ -57,7 +57,8 @@ def main(args: argparse.Namespace) -> int:
             print("videonav ask: give VIDEO and QUESTION, or --tree FILE and QUESTION", file=sys.stderr)
             return 2
         video, question = args.args[0], " ".join(args.args[1:])
-    need_llm = args.strategy == "navigate" or cfg.planner.answer_mode == "planner" or not args.options
+    # the planner strategies use the configured LLM (planner.backend=none runs without one)
+    need_llm = args.strategy in ("navigate", "guided") or cfg.planner.answer_mode == "planner" or not args.options
     rt = build_runtime(cfg, need_llm=need_llm)
     if video is None:
         from videonav.agent.cmd_tree import resolve_tree
