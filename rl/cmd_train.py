@@ -48,6 +48,7 @@ def _progress_callback() -> Any:
 
 def main(args: argparse.Namespace) -> int:
     from rich.progress import Progress
+
     from videonav.agent.config import load_config
     from videonav.memory.store import Store
     from videonav.rl.data import DataPaths, TreeBank, load_split

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from videonav.agent import actions as stubs
 from videonav.agent.actions import Action, normalise_node_id, option_index
 from videonav.agent.config import RunConfig

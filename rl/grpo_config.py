@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
+
 from videonav.rl.sft_config import DataSection, ModelSection, _Frozen
 
 

@@ -28,6 +28,7 @@ def load_policy(section: ModelSection) -> tuple[Any, Any]:
     """(model, tokenizer) in fp32 with TRL's qwen2_5 tool template set on the tokenizer."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+
     from videonav.agent.chat_template import tool_chat_template
     from videonav.agent.llm_transformers import default_cache_root, gguf_fp32_copy, resolve_source
     from videonav.tools.embed import BackendUnavailable

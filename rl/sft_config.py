@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
 from videonav.agent.config import ConfigError
 
 CPU_TRAINER_DEFAULTS: dict[str, Any] = {

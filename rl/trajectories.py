@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from videonav.agent.actions import LETTERS, Action, ParseFailure, option_index, parse_action, tool_schemas
 from videonav.agent.config import RunConfig
 from videonav.agent.datasets import Question

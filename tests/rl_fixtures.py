@@ -72,6 +72,7 @@ def tiny_llama(dest: Path) -> Path:
 
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
     from videonav.agent.llm_transformers import SMOLLM2_CACHE_NAME, SMOLLM2_GGUF, SMOLLM2_PACKAGE
 
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)

@@ -6,6 +6,7 @@ import inspect
 
 from rl_fixtures import questions, small_tree
 from transformers.utils import get_json_schema
+
 from videonav.agent.actions import tool_schemas
 from videonav.agent.answer import load_default_scorer
 from videonav.agent.config import load_config

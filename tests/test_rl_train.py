@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from rl_fixtures import questions, small_tree, tiny_llama
+
 from videonav.agent.answer import load_default_scorer
 from videonav.agent.config import load_config
 from videonav.rl import cmd_train

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from rl_fixtures import questions, small_tree
+
 from videonav.agent.actions import Action, parse_action
 from videonav.agent.config import load_config
 from videonav.agent.llm import ScriptedLLM
