@@ -254,7 +254,9 @@ class Planner:
         prior = self.cfg.planner.prior == "embedding"
         total = np.array([(p + _KIND_BIAS.get(kind, 0.0)) * self.cfg.planner.prior_weight if prior else 0.0
                           for _, kind, p in cands], dtype=np.float64)
-        if self.llm is not None and self._can_score:
+        top2 = np.sort(total)[-2:] if len(total) > 1 else np.array([0.0, np.inf])
+        sure = prior and float(top2[-1] - top2[0]) >= self.cfg.planner.llm_gate
+        if self.llm is not None and self._can_score and not sure:
             renders = [a.render() for a, _, _ in cands]
             try:
                 mean_fn = getattr(self.llm, "score_mean", None)

@@ -127,3 +127,16 @@ def test_fuzzed_replies_never_crash(replies):
 def test_needs_llm_without_prior():
     with pytest.raises(ValueError, match="needs an LLM"):
         planner(None, **{"planner.prior": "none"})
+
+
+def test_llm_gate_consults_the_llm_only_when_the_prior_is_unsure():
+    calls = []
+
+    def scores(msgs, conts):
+        calls.append(len(conts))
+        return [0.0] * len(conts)
+
+    planner(ScriptedLLM(scores=scores), **{"planner.llm_gate": 100.0}).ask(source(), Q, OPTIONS)
+    assert calls == []
+    planner(ScriptedLLM(scores=scores), **{"planner.llm_gate": 0.0}).ask(source(), Q, OPTIONS)
+    assert calls and all(n > 1 for n in calls)
