@@ -39,7 +39,7 @@ class PlannerConfig(_Frozen):
     prior_weight: float = Field(4.0, ge=0, description="weight of the embedding prior against LLM log-probs")
     llm_gate: float = Field(
         0.4, ge=0, description="guided + constrained: consult the LLM only when the prior's best two actions are "
-                               "closer than this (in prior-weighted units); 0 = always consult it")
+                               "closer than this (in prior-weighted units); 0 = never, a large value = always")
     answer_mode: Literal["scorer", "planner"] = Field(
         "scorer", description="multiple choice: 'scorer' = option support from what was read (embeddings [+LLM]); "
                               "'planner' = the option the LLM's answer action names")

@@ -136,7 +136,7 @@ def test_llm_gate_consults_the_llm_only_when_the_prior_is_unsure():
         calls.append(len(conts))
         return [0.0] * len(conts)
 
-    planner(ScriptedLLM(scores=scores), **{"planner.llm_gate": 100.0}).ask(source(), Q, OPTIONS)
-    assert calls == []
     planner(ScriptedLLM(scores=scores), **{"planner.llm_gate": 0.0}).ask(source(), Q, OPTIONS)
+    assert calls == []
+    planner(ScriptedLLM(scores=scores), **{"planner.llm_gate": 100.0}).ask(source(), Q, OPTIONS)
     assert calls and all(n > 1 for n in calls)
