@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from videonav.tools.embed import Embedder, split_sentences
 
 FEATURES = ["qo_max", "qo_top3", "qo_mean", "o_max", "o_top3", "o_mean", "o_rel", "contrast", "contrast_u",

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel
+
 from videonav.agent.llm import LLM
 from videonav.tools.embed import Embedder, ExtractiveSummariser, split_sentences
 

@@ -20,6 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
+
 from videonav.agent.chapter_segment import feasible, optimal_cuts, penalised_cuts, segment_costs
 from videonav.agent.chapter_titles import ChapterWriter
 from videonav.memory.tree import CaptionTree, Node, TreeError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from videonav.agent.answer import FEATURES, OptionScorer, content_words, load_default_scorer, load_weights
 from videonav.agent.llm import ScriptedLLM
 from videonav.tools.embed import HashingEmbedder

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from videonav.agent import chapter_format, chapter_segment, chapter_titles, chapters
 from videonav.agent.chapter_format import (
     merge_short,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from videonav.agent import chat_template as ct
 
 TOOLS = [{"type": "function", "function": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from videonav.tools import classic
 from videonav.tools.captioner import CaptionContext, CaptionRequest, describe_many, make_captioner
 from videonav.tools.classic import ClassicCaptioner, answer, parse_tsv, quote, render_caption

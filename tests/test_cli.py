@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from videonav.agent.cli import main
 from textfix import SCENES, timed_lines
+from videonav.agent.cli import main
 
 FAST = ["--set", "embedder.model=hashing", "--set", "planner.backend=none", "--set", "tree.summary_sentences=3",
         "--set", "planner.confidence_threshold=1.0"]

@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+
 from videonav.agent.config import load_config
 from videonav.agent.demo_app import (
     DemoError,

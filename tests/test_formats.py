@@ -3,6 +3,7 @@ import zipfile
 
 import pytest
 
+from textfix import small_tree
 from videonav.memory.formats import (
     CaptionSource,
     FormatError,
@@ -15,7 +16,6 @@ from videonav.memory.formats import (
     tree_from_longvideor1,
     tree_to_longvideor1,
 )
-from textfix import small_tree
 
 
 def test_own_json_round_trip(tmp_path):

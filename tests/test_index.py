@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from videonav.memory.config import TreeConfig
 from videonav.memory.store import Store
 from videonav.memory.tree import Provenance

@@ -9,6 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+
 from videonav.agent.config import PlannerConfig
 from videonav.agent.llm import make_llm
 from videonav.agent.llm_openai import OpenAIError, OpenAILLM, to_openai_messages

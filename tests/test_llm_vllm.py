@@ -6,6 +6,7 @@ import importlib.util
 import math
 
 import pytest
+
 from videonav.agent.config import PlannerConfig
 from videonav.agent.llm import make_llm
 from videonav.tools.embed import BackendUnavailable

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from textfix import MaxCosScorer, small_tree
 from videonav.agent.config import load_config
 from videonav.agent.llm import ScriptedLLM
 from videonav.agent.planner import Planner
 from videonav.tools.embed import HashingEmbedder
 from videonav.tools.text_source import TextTreeSource
-from textfix import MaxCosScorer, small_tree
 
 EMB = HashingEmbedder()
 OPTIONS = ["cooks pasta", "catches a red frisbee", "reads a book", "plays guitar", "paints the sea"]

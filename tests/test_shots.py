@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import pytest
+
 from videonav.tools.config import VideoConfig
 from videonav.tools.shots import (
     SceneScan,

@@ -2,8 +2,8 @@ import sqlite3
 
 import pytest
 
-from videonav.memory.store import Store, StoreError, tree_key
 from textfix import small_tree
+from videonav.memory.store import Store, StoreError, tree_key
 
 
 def test_save_load_idempotent(tmp_path):

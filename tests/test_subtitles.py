@@ -6,6 +6,7 @@ import shutil
 import subprocess
 
 import pytest
+
 from videonav.memory.tree import TimedText
 from videonav.tools.subtitles import (
     CueIndex,

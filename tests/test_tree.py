@@ -1,8 +1,8 @@
 import pytest
 
+from textfix import small_tree, timed_lines
 from videonav.memory.builders import default_width, group_lines, skeleton
 from videonav.memory.tree import ROOT, CaptionTree, Node, TreeError, child_id, parent_id
-from textfix import small_tree, timed_lines
 
 
 def test_path_ids_round_trip():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from videonav.agent.errors import is_user_error
 from videonav.tools.config import VideoConfig
 from videonav.tools.video import (

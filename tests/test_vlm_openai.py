@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from PIL import Image
+
 from tiny_vlms import frames
 from videonav.tools.captioner import CaptionContext, CaptionRequest, describe_many, make_captioner
 from videonav.tools.config import CaptionerConfig

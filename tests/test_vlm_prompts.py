@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from videonav.tools.captioner import CaptionContext
 from videonav.tools.vlm_prompts import (
     TRANSCRIPT_CHARS,

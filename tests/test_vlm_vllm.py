@@ -11,6 +11,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+
 from tiny_vlms import build_idefics3, frames, llava_processor_only
 from videonav.tools.captioner import CaptionContext, CaptionRequest, describe_many, make_captioner
 from videonav.tools.config import CaptionerConfig

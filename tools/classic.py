@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from videonav.memory.tree import Provenance
 from videonav.tools.captioner import Caption, CaptionContext, CaptionRequest, register_captioner
 from videonav.tools.clip_qa import parse_question

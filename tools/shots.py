@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from videonav.tools.config import VideoConfig
 from videonav.tools.video import VideoInfo, VideoReader
 

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
+
 from videonav.tools.config import VideoConfig
 
 # A read whose frames are on average closer than this (seconds) and that covers at most

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from videonav.tools.embed import BackendUnavailable
 
 

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from videonav.memory.tree import Provenance
 from videonav.tools.captioner import Caption, CaptionContext, CaptionRequest, register_captioner
 from videonav.tools.config import CaptionerConfig
