@@ -150,8 +150,17 @@ def grounded(text: str, source: str, min_share: float) -> bool:
 
 
 def usable_summary(summary: str, max_words: int = 80) -> bool:
+    """Short, mostly letters, no template echo, and not a small model's repetition loop.
+
+    >>> usable_summary("A man paints a fence. Then he rests.")
+    True
+    >>> usable_summary("It is a short summary. It is a short summary. It is a short summary.")
+    False
+    """
     words = summary.split()
-    return (3 <= len(words) <= max_words and _letters_ratio(summary) >= 0.6
+    sentences = [x.strip().lower() for x in re.split(r"(?<=[.!?])\s+", summary) if x.strip()]
+    looping = len(sentences) >= 2 and len(set(sentences)) < len(sentences)
+    return (3 <= len(words) <= max_words and _letters_ratio(summary) >= 0.6 and not looping
             and not re.search(r"[<>{}]|one or two sentences", summary, re.I))
 
 
