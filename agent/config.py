@@ -54,6 +54,9 @@ class PlannerConfig(_Frozen):
     temperature: float = Field(0.0, ge=0)
     max_context_tokens: int = Field(6000, ge=256, description="prompt truncation (all-captions baseline, long traces)")
     device: str = Field("cpu", description="transformers device")
+    dtype: Literal["float32", "bfloat16"] = Field(
+        "float32", description="transformers: weights' dtype; 'bfloat16' prefills ~1.7x faster on CPUs with "
+                               "AVX512-BF16 and halves memory (scores differ from fp32 in the 2nd-3rd digit)")
     chat_template: Literal["auto", "qwen2_5", "model"] = Field(
         "auto", description="tool-call template: 'qwen2_5' (TRL-compatible, same special tokens as SmolLM2), "
                             "'model' (the tokenizer's own), 'auto' = qwen2_5 for the SmolLM2 default")

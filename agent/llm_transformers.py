@@ -165,10 +165,11 @@ class TransformersLLM:
 
     name = "transformers"
 
-    def __init__(self, cfg: Any, cache_root: Path | None = None, dtype: str = "float32") -> None:
-        """``cache_root``: where GGUF fp32 copies go (default ``~/.cache/videonav/models``)."""
+    def __init__(self, cfg: Any, cache_root: Path | None = None, dtype: str | None = None) -> None:
+        """``cache_root``: where GGUF fp32 copies go (default ``~/.cache/videonav/models``);
+        ``dtype`` overrides ``cfg.dtype`` (float32 when the config has none)."""
         self.cfg = cfg
-        self.dtype = dtype
+        self.dtype = dtype or getattr(cfg, "dtype", None) or "float32"
         self.source = resolve_source(cfg.model, cfg.gguf_file)
         self.model_id = self.source.model_id
         self.max_context_tokens: int = int(cfg.max_context_tokens)

@@ -6,7 +6,8 @@ Run (from the repo root; ../shared/data present):
     videonav train sft  --config rl/configs/sft_smollm2.yaml
     videonav train grpo --config rl/configs/grpo_smollm2.yaml --model runs/sft_smollm2/model
     # 2. evaluate all three on the same dev questions and print the table
-    python bench/train_eval.py --n 200 --videos 24 --sft runs/sft_smollm2/model --grpo runs/grpo_smollm2/model
+    python bench/train_eval.py --n 200 --set planner.dtype=bfloat16 \
+        --sft runs/sft_smollm2/model --grpo runs/grpo_smollm2/model
 
 Each policy runs through ``videonav.agent.evaluate.evaluate`` (strategy ``navigate``:
 the LLM alone picks actions, constrained decoding, the same option scorer and budgets), so only
@@ -51,6 +52,8 @@ def main() -> int:
     p.add_argument("--grpo", default=None, help="SFT+GRPO policy dir (runs/grpo_smollm2/model)")
     p.add_argument("--out", default="runs/train_eval", help="per-policy JSONL records")
     p.add_argument("--store", default=None)
+    p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="RunConfig override for every policy, e.g. planner.dtype=bfloat16 (repeatable)")
     p.add_argument("--run", default="untrained,sft,sft+grpo",
                    help="which policies to run now (comma list; run them in parallel processes if you like)")
     p.add_argument("--summarise", nargs="+", default=None, metavar="JSONL",
@@ -67,7 +70,7 @@ def main() -> int:
     from videonav.rl.evaluate import compare
     from videonav.tools.embed import make_embedder
 
-    cfg = load_config(None, [f"store.path={args.store}"] if args.store else [])
+    cfg = load_config(None, list(args.set) + ([f"store.path={args.store}"] if args.store else []))
     paths = DataPaths()
     if paths.missing():
         print(f"missing {paths.missing()}", file=sys.stderr)

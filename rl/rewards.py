@@ -69,15 +69,23 @@ def answer_reward(
 def format_reward(completions: Sequence[Messages | str], **_: Any) -> list[float]:
     """Share of assistant turns that are one readable action; 0 for a rollout with no turn.
 
+    Turns after the first ``answer`` do not count: the episode is over (TRL still executes the
+    answer tool and lets the model speak once more, whatever it says changes nothing).
+
     >>> ok = {"role": "assistant", "content": "", "tool_calls": [
     ...     {"type": "function", "function": {"name": "search", "arguments": {"query": "dog"}}}]}
     >>> bad = {"role": "assistant", "content": "??"}
-    >>> format_reward([[ok, {"role": "tool", "content": "r"}, bad], [ok], []])
-    [0.5, 1.0, 0.0]
+    >>> fin = {"role": "assistant", "content": "", "tool_calls": [
+    ...     {"type": "function", "function": {"name": "answer", "arguments": {"answer": "A", "confidence": 1}}}]}
+    >>> format_reward([[ok, {"role": "tool", "content": "r"}, bad], [ok], [], [ok, fin, bad]])
+    [0.5, 1.0, 0.0, 1.0]
     """
     out = []
     for comp in completions:
         acts = actions_of(comp)
+        ends = [i for i, a in enumerate(acts) if isinstance(a, Action) and a.name == "answer"]
+        if ends:
+            acts = acts[: ends[0] + 1]
         out.append(sum(isinstance(a, Action) for a in acts) / len(acts) if acts else 0.0)
     return out
 

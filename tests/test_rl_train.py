@@ -86,3 +86,35 @@ def test_real_smollm2_few_steps(tmp_path: Path) -> None:
                                   "max_completion_length": 48, **QUIET})
     assert (train_grpo(gcfg, CFG, ds, lambda v: tree, EMB, scorer=load_default_scorer(EMB))
             / "model.safetensors").is_file()
+
+
+def test_trained_tool_calls_parse_back_in_grpo_rollouts(tiny: Path) -> None:
+    """Every action SFT teaches, rendered by the training template, is the tool call TRL's rollout
+    parser (``add_response_schema`` + ``parse_response``, what GRPOTrainer runs) reads back: a
+    policy that imitates its trajectories gets its calls executed and rewarded, never dropped as text."""
+    from trl.chat_template_utils import add_response_schema, parse_response
+
+    from videonav.rl.sft import load_policy
+
+    _, tok = load_policy(ModelSection(path=str(tiny)))
+    tok = add_response_schema(tok)
+    tree = small_tree(embedder=EMB)
+    rows = build_rows(questions(), lambda v: tree, OracleTeacher(CFG, EMB, reasoning=False))
+    tools = json.loads(rows[0]["tools"])
+    seen = set()
+    for row in rows:
+        msgs = row["messages"]
+        for i, m in enumerate(msgs):
+            if m["role"] != "assistant":
+                continue
+            prompt = tok.apply_chat_template(msgs[:i], tools=tools, add_generation_prompt=True, tokenize=False)
+            full = tok.apply_chat_template(msgs[: i + 1], tools=tools, tokenize=False)
+            assert full.startswith(prompt)
+            parsed = parse_response(tok, tok(full[len(prompt):])["input_ids"], prefix=tok(prompt)["input_ids"],
+                                    tools=tools)
+            want = m["tool_calls"][0]["function"]
+            got = parsed["tool_calls"][0]["function"]
+            assert got["name"] == want["name"]
+            assert {k: str(v) for k, v in got["arguments"].items()} == {k: str(v) for k, v in want["arguments"].items()}
+            seen.add(want["name"])
+    assert {"expand", "inspect", "answer"} <= seen
