@@ -226,29 +226,41 @@ class TransformersLLM:
                    reserve: int = 0) -> list[int]:
         """Token ids of the rendered prompt, cut to fit ``max_context_tokens - reserve``.
 
-        Whole non-system messages are dropped oldest first while more than one remains; if the
-        last one alone is still too long, its content loses tokens from the left (so a question
-        placed at the end of a long caption dump survives).
+        The system prompt and the first user turn (it holds the question and options) are
+        pinned. Whole turns after it are dropped oldest first (a tool result goes with the call
+        that asked for it) while more than one remains; then the last turn loses tokens from
+        its left, and last of all the question turn loses tokens from its middle (our question
+        opens it; one-turn prompts such as the chapter prompt end with their instructions).
         """
         limit = max(self.max_context_tokens - reserve, 16)
         msgs = list(messages)
+        first_user = next((i for i, m in enumerate(msgs) if m.get("role") == "user"), None)
         ids = self._encode(self.render(msgs, tools))
         while len(ids) > limit:
-            rest = [i for i, m in enumerate(msgs) if m.get("role") != "system"]
+            rest = [i for i, m in enumerate(msgs) if m.get("role") != "system" and i != first_user]
             if len(rest) > 1:
-                del msgs[rest[0]]
-            elif rest:
-                m = dict(msgs[rest[0]])
-                content = self._encode(str(m.get("content") or ""))
-                cut = len(ids) - limit
-                if cut >= len(content):
+                i = rest[0]
+                del msgs[i]
+                while i < len(msgs) - 1 and msgs[i].get("role") == "tool":
+                    del msgs[i]
+            elif not self._cut(msgs, rest[0] if rest else first_user, len(ids) - limit, bool(rest)):
+                if not (rest and self._cut(msgs, first_user, len(ids) - limit, False)):
                     break
-                m["content"] = self.tokenizer.decode(content[cut:])
-                msgs[rest[0]] = m
-            else:
-                break
             ids = self._encode(self.render(msgs, tools))
         return ids[-limit:] if len(ids) > limit else ids
+
+    def _cut(self, msgs: list[dict[str, Any]], i: int | None, n: int, from_left: bool) -> bool:
+        """Drops ``n`` tokens of message ``i``'s content from its left end (else from its middle);
+        False if it is too short."""
+        if i is None:
+            return False
+        content = self._encode(str(msgs[i].get("content") or ""))
+        if n >= len(content):
+            return False
+        head = 0 if from_left else (len(content) - n) // 2
+        kept = content[:head] + content[head + n:]
+        msgs[i] = {**msgs[i], "content": self.tokenizer.decode(kept)}
+        return True
 
     # -- the prefix KV cache ----------------------------------------------------------------------
     def _reusable(self, cache: Any) -> bool:
