@@ -37,7 +37,7 @@ def pct(seconds: float, wall: float) -> str:
 
 def floor(info, reads, kind: str) -> dict:
     """Decode the indexer's frames with one decoder; reads grouped as the indexer grouped them."""
-    from videonav.tools.video import DecordReader, PyAVReader
+    from videonav.tools.video_readers import DecordReader, PyAVReader
 
     reader = DecordReader(info) if kind == "decord" else PyAVReader(info)
     out = {"scan": 0.0, "caption": 0.0}
@@ -58,7 +58,7 @@ def floor(info, reads, kind: str) -> dict:
 
 def dense_reads(info, kind: str, clips: int = 10, seconds: float = 2.0) -> float:
     """Seconds to read ``clips`` short windows at full frame rate (the pattern routed to decord)."""
-    from videonav.tools.video import DecordReader, PyAVReader
+    from videonav.tools.video_readers import DecordReader, PyAVReader
 
     reader = DecordReader(info) if kind == "decord" else PyAVReader(info)
     reader.read([0.0], 320)  # open (decord builds its frame index) outside the timing

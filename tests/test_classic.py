@@ -10,7 +10,8 @@ from videonav.tools.classic import ClassicCaptioner, answer, parse_tsv, quote, r
 from videonav.tools.clip_qa import parse_question, qa_prompt
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
-from videonav.tools.video import open_reader, probe, sample_span
+from videonav.tools.video import probe
+from videonav.tools.video_readers import open_reader, sample_span
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["videonav.memory.tree", "videonav.memory.builders", "videonav.memory.store", "videonav.memory.split",
-           "videonav.agent.actions", "videonav.agent.prompts", "videonav.agent.config", "videonav.tools.embed"]
+           "videonav.agent.actions", "videonav.agent.prompts", "videonav.agent.config", "videonav.tools.embed",
+           "videonav.tools.video_readers", "videonav.rl.rewards"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -15,7 +15,8 @@ from videonav.tools.shots import (
     segment_leaves,
     stats_sentence,
 )
-from videonav.tools.video import open_reader, probe
+from videonav.tools.video import probe
+from videonav.tools.video_readers import open_reader
 
 
 @pytest.fixture(scope="module")

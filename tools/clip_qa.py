@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from videonav.memory.tree import Node
 from videonav.tools.captioner import Caption, CaptionContext, Captioner
-from videonav.tools.video import VideoReader, sample_span
+from videonav.tools.video_readers import VideoReader, sample_span
 
 QA_MIN_FRAMES = 8
 QA_MAX_FRAMES = 16

@@ -46,15 +46,8 @@ from videonav.tools.clip_qa import ask_clip, qa_frame_count
 from videonav.tools.config import CaptionerConfig, EmbedderConfig, VideoConfig
 from videonav.tools.shots import THUMB_WIDTH, SceneScan, scan_video, segment_leaves, stats_sentence
 from videonav.tools.subtitles import CueIndex, load_subtitles, transcript
-from videonav.tools.video import (
-    Frames,
-    PyAVReader,
-    VideoInfo,
-    VideoReader,
-    open_reader,
-    probe,
-    uniform_times,
-)
+from videonav.tools.video import Frames, VideoInfo, probe
+from videonav.tools.video_readers import PyAVReader, VideoReader, open_reader, uniform_times
 
 INDEX_VERSION = "idx1"
 """Bump when the tree-building logic (segmentation, parent rendering) changes: part of the tree key."""

@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 
 from videonav.tools.config import VideoConfig
-from videonav.tools.video import VideoInfo, VideoReader
+from videonav.tools.video import VideoInfo
+from videonav.tools.video_readers import VideoReader
 
 THUMB_WIDTH = 96
 SCAN_CHUNK = 120  # samples per read: bounds memory and paces progress reports
