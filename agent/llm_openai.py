@@ -13,9 +13,6 @@ back to free tool calls.
 from __future__ import annotations
 
 import json
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -23,6 +20,7 @@ from typing import Any
 from videonav.agent.chat_template import normalise_messages
 from videonav.agent.llm import ChatReply, register_llm
 from videonav.tools.embed import BackendUnavailable
+from videonav.tools.http import HTTPFailure, opener_for, post_json
 
 
 class OpenAIError(RuntimeError):
@@ -104,40 +102,25 @@ class OpenAILLM:
         self.model_id = str(cfg.model)
         self.api_key = cfg.api_key
         self.timeout, self.max_retries, self.backoff = timeout, max_retries, backoff
+        self._opener = opener_for(self.base_url)
         self._score_supported: bool | None = None
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.base_url}/{path.lstrip('/')}"
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        body = json.dumps(payload).encode()
-        for attempt in range(self.max_retries + 1):
-            req = urllib.request.Request(url, data=body, headers=headers, method="POST")
-            try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    return json.loads(resp.read().decode())  # type: ignore[no-any-return]
-            except urllib.error.HTTPError as e:
-                detail = e.read().decode(errors="replace")[:500]
-                retry = e.code == 429 or e.code >= 500
-                if not retry or attempt == self.max_retries:
-                    if e.code in (401, 403):
-                        raise OpenAIError(f"{url}: HTTP {e.code} (not authorised); check planner.api_key. "
-                                          f"Server said: {detail}", e.code) from None
-                    if e.code == 404:
-                        hint = ("check planner.base_url (it usually ends in /v1) and "
-                                f"planner.model={self.model_id!r}")
-                        raise OpenAIError(f"{url}: HTTP 404; {hint}. Server said: {detail}", 404) from None
-                    raise OpenAIError(f"{url}: HTTP {e.code}: {detail}", e.code) from None
-                wait = _retry_after(e.headers.get("Retry-After")) if e.headers else None
-            except (urllib.error.URLError, ConnectionError, TimeoutError) as e:
-                if attempt == self.max_retries:
-                    reason = getattr(e, "reason", e)
-                    raise OpenAIError(f"cannot reach {url} ({reason}); is the server running? check "
-                                      "planner.base_url") from None
-                wait = None
-            time.sleep(wait if wait is not None else self.backoff * 2 ** attempt)
-        raise AssertionError("unreachable")
+        try:
+            return post_json(url, payload, api_key=self.api_key, timeout=self.timeout, max_retries=self.max_retries,
+                             backoff=self.backoff, opener=self._opener)
+        except HTTPFailure as e:
+            if e.status in (401, 403):
+                raise OpenAIError(f"{url}: HTTP {e.status} (not authorised); check planner.api_key. "
+                                  f"Server said: {e.message}", e.status) from None
+            if e.status == 404:
+                hint = f"check planner.base_url (it usually ends in /v1) and planner.model={self.model_id!r}"
+                raise OpenAIError(f"{url}: HTTP 404; {hint}. Server said: {e.message}", 404) from None
+            if e.status == 0:
+                raise OpenAIError(f"cannot reach {url} after {e.attempts} tries ({e.message}); is the server "
+                                  "running? check planner.base_url") from None
+            raise OpenAIError(f"{url}: HTTP {e.status}: {e.message}", e.status) from None
 
     def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
              max_new_tokens: int = 128, temperature: float = 0.0) -> ChatReply:
@@ -209,10 +192,3 @@ class OpenAILLM:
                    tools: list[dict[str, Any]] | None = None) -> list[float]:
         """Per-token mean log-prob (fairer than the sum between continuations of different lengths)."""
         return self.score(messages, continuations, tools, mean=True)
-
-
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return min(float(value), 60.0) if value else None
-    except ValueError:
-        return None

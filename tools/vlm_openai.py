@@ -15,11 +15,8 @@ config's, so they fail at once with the server's message and the config key to f
 from __future__ import annotations
 
 import json
-import random
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -30,11 +27,9 @@ from videonav.memory.tree import Provenance
 from videonav.tools.captioner import Caption, CaptionContext, CaptionRequest, register_captioner
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
+from videonav.tools.http import RETRY_STATUS, HTTPFailure, opener_for, post_json
 from videonav.tools.vlm_common import data_uri, subsample
 from videonav.tools.vlm_prompts import PROMPTS_VERSION, render
-
-RETRY_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-_LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class VLMRequestError(RuntimeError):
@@ -43,19 +38,6 @@ class VLMRequestError(RuntimeError):
     def __init__(self, message: str, status: int = 0) -> None:
         super().__init__(message)
         self.status = status
-
-
-def _server_message(body: bytes) -> str:
-    try:
-        err = json.loads(body.decode("utf-8", "replace"))
-        if isinstance(err, dict):
-            inner = err.get("error", err)
-            if isinstance(inner, dict):
-                return str(inner.get("message") or inner)
-            return str(inner)
-    except ValueError:
-        pass
-    return body.decode("utf-8", "replace")[:500]
 
 
 def _hint(status: int, message: str) -> str:
@@ -95,9 +77,7 @@ class OpenAICaptioner:
         self.timeout, self.max_retries, self.backoff = timeout, max_retries, backoff
         self.image_format, self.max_images, self._sleep = image_format, max_images, sleep
         self._token_param = "max_tokens"  # switched once if the server wants max_completion_tokens
-        # Environment proxies are right for hosted APIs but wrong for a local `vllm serve`.
-        handlers = [urllib.request.ProxyHandler({})] if parsed.hostname in _LOOPBACK else []
-        self._opener = urllib.request.build_opener(*handlers)
+        self._opener = opener_for(self.url)
 
     def describe(self, frames: Sequence[np.ndarray], timestamps: Sequence[float], prompt: str,
                  context: CaptionContext | None = None) -> Caption:
@@ -144,44 +124,20 @@ class OpenAICaptioner:
                                              prompt_version=self.prompt_version))
 
     def _post(self, req: CaptionRequest) -> dict[str, Any]:
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if self.cfg.api_key:
-            headers["Authorization"] = f"Bearer {self.cfg.api_key}"
-        last = ""
-        attempt = 0
-        switched = False
-        while True:
-            data = json.dumps(self.payload(req)).encode("utf-8")
-            request = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-            retry_after: float | None = None
+        kw = {"api_key": self.cfg.api_key, "timeout": self.timeout, "max_retries": self.max_retries,
+              "backoff": self.backoff, "sleep": self._sleep, "opener": self._opener}
+        try:
             try:
-                with self._opener.open(request, timeout=self.timeout) as resp:
-                    return dict(json.loads(resp.read().decode("utf-8")))
-            except urllib.error.HTTPError as e:
-                status, message = e.code, _server_message(e.read())
-                if status == 400 and not switched and "max_completion_tokens" in message:
-                    self._token_param, switched = "max_completion_tokens", True  # newer OpenAI models
-                    continue
-                if status not in RETRY_STATUS:
-                    raise VLMRequestError(f"{self.url} answered HTTP {status}: {message} -- "
-                                          f"{_hint(status, message)}", status) from None
-                last = f"HTTP {status}: {message}"
-                retry_after = _retry_after(e.headers.get("Retry-After") if e.headers else None)
-                last_status = status
-            except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError) as e:
-                last, last_status = f"{type(e).__name__}: {getattr(e, 'reason', e)}", 0
-            if attempt >= self.max_retries:
-                raise VLMRequestError(
-                    f"{self.url} failed {attempt + 1} times, last: {last} -- is the server up at "
-                    "captioner.base_url, and does it have capacity?", last_status)
-            delay = retry_after if retry_after is not None else self.backoff * 2 ** attempt
-            self._sleep(min(60.0, delay * random.uniform(0.75, 1.25)))
-            attempt += 1
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header (HTTP dates are ignored: backoff is used instead)."""
-    try:
-        return max(0.0, float(value)) if value else None
-    except ValueError:
-        return None
+                return post_json(self.url, self.payload(req), **kw)
+            except HTTPFailure as e:
+                if e.status == 400 and "max_completion_tokens" in e.message and self._token_param == "max_tokens":
+                    self._token_param = "max_completion_tokens"  # newer OpenAI models want this name
+                    return post_json(self.url, self.payload(req), **kw)
+                raise
+        except HTTPFailure as e:
+            if e.status in RETRY_STATUS or e.status == 0:
+                last = e.message if e.status == 0 else f"HTTP {e.status}: {e.message}"
+                raise VLMRequestError(f"{self.url} failed {e.attempts} times, last: {last} -- is the server up at "
+                                      "captioner.base_url, and does it have capacity?", e.status) from None
+            raise VLMRequestError(f"{self.url} answered HTTP {e.status}: {e.message} -- "
+                                  f"{_hint(e.status, e.message)}", e.status) from None
