@@ -95,6 +95,16 @@ def train_grpo(
     extra_args: dict[str, Any] | None = None,
 ) -> Path:
     """Trains with GRPO from ``cfg.model`` (e.g. the SFT output); returns the saved model dir."""
+    trainer, tok = make_trainer(cfg, run_cfg, dataset, tree_of, embedder, scorer, callbacks, extra_args)
+    trainer.train(resume_from_checkpoint=last_checkpoint(cfg.output) if resume else None)
+    return save_policy(trainer, tok, cfg.output)
+
+
+def make_trainer(cfg: GRPORunConfig, run_cfg: RunConfig, dataset: Any, tree_of: Any, embedder: Any,
+                 scorer: Any = None, callbacks: Sequence[Any] = (),
+                 extra_args: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """(``GRPOTrainer``, the policy's tokenizer as loaded): what :func:`train_grpo` runs, with
+    rollout prompts pinned to the planner's tools."""
     from trl import GRPOConfig, GRPOTrainer
 
     model, tok = load_policy(cfg.model)
@@ -116,5 +126,26 @@ def train_grpo(
         environment_factory=functools.partial(NavigationEnv, ctx),
         callbacks=list(callbacks),
     )
-    trainer.train(resume_from_checkpoint=last_checkpoint(cfg.output) if resume else None)
-    return save_policy(trainer, tok, cfg.output)
+    pin_tool_schemas(trainer)
+    return trainer, tok
+
+
+def pin_tool_schemas(trainer: Any) -> None:
+    """Render rollout prompts with the planner's own tool schemas, in the planner's order.
+
+    TRL lists an environment's methods alphabetically (``answer`` first), while SFT data and
+    ``videonav eval`` list ``expand, inspect, search, answer``. The schemas are equal but the
+    system turns differ, and a policy fine-tuned on one order, shown the other, answers at
+    once instead of navigating (measured on the SFT policy: first call ``answer`` in 6 of 6
+    samples with TRL's order, ``expand`` in 6 of 6 with ours; GRPO steps then saw no reads).
+    TRL renders and parses with ``_env_tools`` and executes through per-rollout bound methods
+    looked up by name, so replacing the schemas changes the prompt and nothing else.
+    """
+    from videonav.agent.actions import tool_schemas
+
+    env_tools = getattr(trainer, "_env_tools", None)
+    if not isinstance(env_tools, dict):
+        raise RuntimeError("this TRL version renders environment tools differently (no GRPOTrainer._env_tools); "
+                           "check rl/grpo.py:pin_tool_schemas against it")
+    for name in env_tools:
+        env_tools[name] = tool_schemas()

@@ -118,3 +118,23 @@ def test_trained_tool_calls_parse_back_in_grpo_rollouts(tiny: Path) -> None:
             assert {k: str(v) for k, v in got["arguments"].items()} == {k: str(v) for k, v in want["arguments"].items()}
             seen.add(want["name"])
     assert {"expand", "inspect", "answer"} <= seen
+
+
+def test_grpo_rollout_prompts_are_the_planners_prompts(tiny: Path, tmp_path: Path) -> None:
+    """TRL would list the environment's tools alphabetically; rollouts must see exactly the
+    prompt SFT trained on and ``videonav eval`` shows (tools in the planner's order)."""
+    from videonav.agent.actions import tool_schemas
+    from videonav.rl.grpo import make_trainer
+
+    tree = small_tree(embedder=EMB)
+    rows = prompt_rows(questions(), lambda v: tree)
+    gcfg = GRPORunConfig(model=ModelSection(path=str(tiny)), output=tmp_path / "g", max_tool_calls=2,
+                         trainer={"max_steps": 1, "num_generations": 2, "per_device_train_batch_size": 2,
+                                  "max_completion_length": 16, **QUIET})
+    trainer, tok = make_trainer(gcfg, CFG, to_prompt_dataset(rows), lambda v: tree, EMB)
+    trainer._batch_environments = [None]  # what a batch of one default-environment row sets
+    got = trainer._tokenize_prompts([rows[0]["prompt"]])[0][0]
+    want = tok.apply_chat_template(rows[0]["prompt"], tools=tool_schemas(), add_generation_prompt=True,
+                                   tokenize=True, return_dict=True)["input_ids"]
+    assert list(got) == list(want)
+    assert [t["function"]["name"] for t in tool_schemas()][0] == "expand"  # not TRL's alphabetical "answer"
