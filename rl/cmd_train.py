@@ -86,7 +86,7 @@ def main(args: argparse.Namespace) -> int:
 def _sft(cfg: Any, run_cfg: Any, questions: list[Any], bank: Any, embedder: Any, out: Path, resume: bool,
          extra: dict[str, Any]) -> int:
     from videonav.rl.sft import train_sft
-    from videonav.rl.trajectories import LLMTeacher, OracleTeacher, build_rows, to_dataset
+    from videonav.rl.trajectories import LLMTeacher, OracleTeacher, ReadsTeacher, build_rows, to_dataset
 
     traj = out / "trajectories.jsonl"
     if traj.is_file() and resume:
@@ -94,6 +94,10 @@ def _sft(cfg: Any, run_cfg: Any, questions: list[Any], bank: Any, embedder: Any,
     else:
         if cfg.teacher == "oracle":
             teacher: Any = OracleTeacher(run_cfg, embedder, reasoning=cfg.reasoning)
+        elif cfg.teacher == "reads":
+            from videonav.agent.answer import load_default_scorer
+
+            teacher = ReadsTeacher(run_cfg, embedder, load_default_scorer(embedder))
         else:
             from videonav.agent.llm import make_llm
 

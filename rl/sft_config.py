@@ -71,8 +71,9 @@ class SFTRunConfig(_Frozen):
     kind: Literal["sft"] = "sft"
     data: DataSection = Field(default_factory=DataSection)
     model: ModelSection = Field(default_factory=ModelSection)
-    teacher: Literal["oracle", "llm"] = Field(
-        "oracle", description="who navigates: the answer-aware oracle, or the planner LLM in `videonav.set`"
+    teacher: Literal["oracle", "reads", "llm"] = Field(
+        "oracle", description="who navigates: 'oracle' descends to the evidence leaf; 'reads' takes the action that "
+                              "most helps the option scorer toward the truth; 'llm': the planner LLM in `videonav.set`"
     )
     reasoning: bool = Field(
         False,

@@ -134,6 +134,71 @@ class OracleTeacher:
         return Trajectory(q.qid, q.video, ep.messages, True, reads, self.name)
 
 
+class ReadsTeacher:
+    """Knows the answer and the option scorer; at each turn takes the legal action whose result
+    most raises the scorer's probability of the right option (one step of lookahead).
+
+    Why a second oracle: ``videonav eval`` answers with the option scorer from what was read
+    and halts when the scorer is confident, so what a navigation policy must learn is *which
+    reads make the scorer right*, not the path to the leaf a human would cite. The actions are
+    the constrained planner's own candidates (``Planner._candidates`` with ``prior=none``, the
+    ``navigate`` configuration, answer included), the episode halts on the scorer's confidence
+    exactly as in eval, and ``answer`` is taken when no read helps and the scorer is already
+    right. ``lam`` is the price of one caption read, in probability. Episodes whose final
+    scorer choice is wrong are rejected (rejection sampling on the eval's own criterion).
+    """
+
+    name = "reads"
+
+    def __init__(self, cfg: RunConfig, embedder: Embedder, scorer: Any, lam: float = 0.005) -> None:
+        from videonav.agent.llm import ScriptedLLM
+        from videonav.agent.planner import Planner
+
+        pcfg = cfg.planner.model_copy(update={"prior": "none"})
+        self.cfg = cfg.model_copy(update={"planner": pcfg})
+        self.embedder = embedder
+        self.scorer = scorer
+        self.lam = lam
+        self._planner = Planner(self.cfg, ScriptedLLM(), embedder, scorer)  # only its candidates are used
+
+    def _p_truth(self, q: Question, reads: list[Read]) -> tuple[float, int, float]:
+        """(P(truth), argmax option, confidence) of the scorer on ``reads``."""
+        s = np.asarray(self.scorer.score(q.question, q.options, [r.text for r in reads if r.text]), dtype=float)
+        p = np.exp(s - s.max())
+        p /= p.sum()
+        return float(p[q.truth]), int(np.argmax(s)), float(self.scorer.confidence(s))
+
+    def run(self, tree: CaptionTree, q: Question) -> Trajectory | None:
+        import copy
+
+        assert q.truth is not None
+        source = TextTreeSource(tree, self.embedder, self.cfg.planner.inspect_lines)
+        ep, reads = start_episode(tree, q)
+        pc = self.cfg.planner
+        for rnd in range(self.cfg.budget.max_rounds):
+            p_now, best_now, _ = self._p_truth(q, reads)
+            cands = [a for a, _, _ in self._planner._candidates(ep, source)]
+            looks = [a for a in cands if a.name != "answer"]
+            gains = []
+            for act in looks:
+                trial = copy.deepcopy(ep)
+                _, new, err = observe(act, trial, source, self.cfg, self.embedder)
+                gain = -1.0 if err else self._p_truth(q, reads + new)[0] - p_now - self.lam * len(new)
+                gains.append(gain)
+            if not looks or (max(gains) <= 0 and best_now == q.truth):
+                step(ep, Action(name="answer", answer=LETTERS[best_now], confidence=0.9), source, self.cfg,
+                     self.embedder)
+                break
+            _, new, err = step(ep, looks[int(np.argmax(gains))], source, self.cfg, self.embedder)
+            reads += new
+            _, choice, conf = self._p_truth(q, reads)
+            if conf >= pc.confidence_threshold and rnd + 1 >= pc.min_reads:
+                break  # eval halts here on the scorer's confidence: no further turn to learn
+        if self._p_truth(q, reads)[1] != q.truth:
+            return None
+        return Trajectory(q.qid, q.video, ep.messages, True, reads, self.name)
+
+
 def hint_for(tree: CaptionTree, leaf: str, depth: int) -> str:
     """LongVideo-R1-style hint: the ancestor of the evidence leaf ``depth`` levels below the root."""
     chain = [a.id for a in reversed(tree.ancestors(leaf)) if a.id != ROOT] + [leaf]
@@ -191,7 +256,7 @@ class LLMTeacher:
 
 
 def build_rows(questions: Iterable[Question], tree_of: Callable[[str], CaptionTree],
-               teacher: OracleTeacher | LLMTeacher,
+               teacher: OracleTeacher | LLMTeacher | ReadsTeacher,
                progress: Callable[[int, str], None] | None = None) -> list[dict[str, Any]]:
     """Dataset rows for every question the teacher solves (the oracle solves all)."""
     tools_json = json.dumps(tool_schemas())

@@ -16,7 +16,15 @@ from videonav.agent.planner import Episode
 from videonav.agent.prompts import messages_for
 from videonav.memory.tree import ROOT
 from videonav.rl.data import DataPaths, load_split
-from videonav.rl.trajectories import LLMTeacher, OracleTeacher, build_rows, hint_for, target_leaf, to_dataset
+from videonav.rl.trajectories import (
+    LLMTeacher,
+    OracleTeacher,
+    ReadsTeacher,
+    build_rows,
+    hint_for,
+    target_leaf,
+    to_dataset,
+)
 from videonav.tools.embed import HashingEmbedder
 from videonav.tools.text_source import TextTreeSource
 
@@ -109,3 +117,30 @@ def test_split_loader_uses_the_one_split() -> None:
     assert {split_of(q.video) for q in train} == {"train"} and {split_of(q.video) for q in dev} == {"dev"}
     assert [q.qid for q in load_split(paths, "train", limit=50, seed=0)] == [q.qid for q in train]
     assert any(q.evidence for q in load_split(paths, "dev", limit=300, seed=0))  # NExT-GQA spans attached
+
+
+def test_reads_teacher_takes_helpful_legal_actions_and_keeps_only_right_episodes() -> None:
+    """The scorer-aware teacher replays through observe(), stays within the caption budget,
+    keeps an episode only when the option scorer ends on the truth, and answers only last."""
+    import numpy as np
+
+    from videonav.agent.answer import load_default_scorer
+
+    tree = small_tree(embedder=EMB)
+    scorer = load_default_scorer(EMB)
+    teacher = ReadsTeacher(CFG, EMB, scorer)
+    kept = 0
+    for q in questions():
+        traj = teacher.run(tree, q)
+        if traj is None:
+            continue
+        kept += 1
+        msgs = traj.messages
+        assert [m["content"] for m in msgs if m["role"] == "tool"] == _replay(tree, q, msgs)
+        assert len(traj.reads) <= CFG.budget.max_captions
+        s = scorer.score(q.question, q.options, [r.text for r in traj.reads if r.text])
+        assert int(np.argmax(s)) == q.truth
+        acts = [parse_action(m["content"], m["tool_calls"]) for m in msgs if m["role"] == "assistant"]
+        assert all(isinstance(a, Action) for a in acts) and acts
+        assert all(a.name != "answer" for a in acts[:-1])  # answering ends the episode
+    assert kept >= 1
