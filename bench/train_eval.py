@@ -5,9 +5,12 @@ Run (from the repo root; ../shared/data present):
     # 1. train (train split only; see rl/configs/*.yaml)
     videonav train sft  --config rl/configs/sft_smollm2.yaml
     videonav train grpo --config rl/configs/grpo_smollm2.yaml --model runs/sft_smollm2/model
-    # 2. evaluate all three on the same dev questions and print the table
+    videonav train sft  --config rl/configs/sft_reads_smollm2.yaml      # the scorer-aware teacher
+    # 2. evaluate them on the same dev questions and print the table (one process per policy
+    #    with OMP_NUM_THREADS=1 runs them side by side; --summarise joins the files afterwards)
     python bench/train_eval.py --n 200 --set planner.dtype=bfloat16 \
-        --sft runs/sft_smollm2/model --grpo runs/grpo_smollm2/model
+        --sft runs/sft_smollm2/model --grpo runs/grpo_smollm2/model \
+        --policy sft-reads=runs/sft_reads_smollm2/model
 
 Each policy runs through ``videonav.agent.evaluate.evaluate`` (strategy ``navigate``:
 the LLM alone picks actions, constrained decoding, the same option scorer and budgets), so only
@@ -50,6 +53,8 @@ def main() -> int:
     p.add_argument("--videos", type=int, default=None, help="first sample this many dev videos (all their questions)")
     p.add_argument("--sft", default=None, help="SFT policy dir (runs/sft_smollm2/model)")
     p.add_argument("--grpo", default=None, help="SFT+GRPO policy dir (runs/grpo_smollm2/model)")
+    p.add_argument("--policy", action="append", default=[], metavar="NAME=DIR",
+                   help="another policy to compare (repeatable), e.g. sft-reads=runs/sft_reads_smollm2/model")
     p.add_argument("--out", default="runs/train_eval", help="per-policy JSONL records")
     p.add_argument("--store", default=None)
     p.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
@@ -80,6 +85,12 @@ def main() -> int:
     bank = TreeBank(paths, cfg.tree, emb, Store(cfg.store.path))
     wanted = set(args.run.split(","))
     policies: dict[str, str | None] = {"untrained": None, "sft": args.sft, "sft+grpo": args.grpo}
+    for spec in args.policy:
+        name, sep, path = spec.partition("=")
+        if not sep or not name or not path:
+            p.error(f"--policy wants NAME=DIR, got {spec!r}")
+        policies[name] = path
+        wanted.add(name)
     policies = {k: v for k, v in policies.items() if k in wanted and (k == "untrained" or v)}
     compare(policies, questions, cfg, bank, args.out,
             lambda name, d, t: print(f"\r{name} {d}/{t}", end="", file=sys.stderr, flush=True))
