@@ -243,8 +243,9 @@ class TransformersLLM:
                 del msgs[i]
                 while i < len(msgs) - 1 and msgs[i].get("role") == "tool":
                     del msgs[i]
-            elif not self._cut(msgs, rest[0] if rest else first_user, len(ids) - limit, bool(rest)):
-                if not (rest and self._cut(msgs, first_user, len(ids) - limit, False)):
+            else:  # the last turn from its left, else the question turn from its middle
+                n = len(ids) - limit
+                if not (rest and self._cut(msgs, rest[0], n, True)) and not self._cut(msgs, first_user, n, False):
                     break
             ids = self._encode(self.render(msgs, tools))
         return ids[-limit:] if len(ids) > limit else ids

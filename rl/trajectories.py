@@ -175,8 +175,8 @@ class ReadsTeacher:
         source = TextTreeSource(tree, self.embedder, self.cfg.planner.inspect_lines)
         ep, reads = start_episode(tree, q)
         pc = self.cfg.planner
+        p_now, best_now, _ = self._p_truth(q, reads)
         for rnd in range(self.cfg.budget.max_rounds):
-            p_now, best_now, _ = self._p_truth(q, reads)
             cands = [a for a, _, _ in self._planner._candidates(ep, source)]
             looks = [a for a in cands if a.name != "answer"]
             gains = []
@@ -189,12 +189,12 @@ class ReadsTeacher:
                 step(ep, Action(name="answer", answer=LETTERS[best_now], confidence=0.9), source, self.cfg,
                      self.embedder)
                 break
-            _, new, err = step(ep, looks[int(np.argmax(gains))], source, self.cfg, self.embedder)
+            _, new, _ = step(ep, looks[int(np.argmax(gains))], source, self.cfg, self.embedder)
             reads += new
-            _, choice, conf = self._p_truth(q, reads)
+            p_now, best_now, conf = self._p_truth(q, reads)
             if conf >= pc.confidence_threshold and rnd + 1 >= pc.min_reads:
                 break  # eval halts here on the scorer's confidence: no further turn to learn
-        if self._p_truth(q, reads)[1] != q.truth:
+        if best_now != q.truth:
             return None
         return Trajectory(q.qid, q.video, ep.messages, True, reads, self.name)
 

@@ -30,11 +30,6 @@ class HTTPFailure(Exception):
         super().__init__(f"{url}: {f'HTTP {status}' if status else 'no answer'}: {message}")
         self.url, self.status, self.message, self.attempts = url, status, message, attempts
 
-    @property
-    def retried(self) -> bool:
-        """True when it failed after retries (a transient error that did not go away)."""
-        return self.attempts > 1 or self.status in RETRY_STATUS or self.status == 0
-
 
 def server_message(body: bytes) -> str:
     """The human part of an error body (OpenAI-style ``{"error": {"message": ...}}`` or raw text).
