@@ -12,7 +12,7 @@ def is_user_error(e: BaseException) -> bool:
     user: tuple[type[BaseException], ...] = (FormatError, StoreError, TreeError, BackendUnavailable,
                                              FileNotFoundError, PermissionError)
     try:
-        from videonav.tools.video import VideoError  # type: ignore[attr-defined]
+        from videonav.tools.video.probe import VideoError  # type: ignore[attr-defined]
 
         user = user + (VideoError,)
     except ImportError:

@@ -24,7 +24,7 @@ from langgraph.runtime import Runtime
 
 from videonav.agent.actions import LETTERS, Action, ParseFailure, option_index, parse_action, tool_schemas
 from videonav.agent.config import RunConfig
-from videonav.agent.llm import LLM
+from videonav.agent.llm.base import LLM
 from videonav.agent.observe import Read, cite, node_read, observe
 from videonav.agent.prompts import messages_for
 from videonav.agent.result import AskResult, Cost, Span, Step

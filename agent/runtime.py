@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from videonav.agent.config import RunConfig
-from videonav.agent.llm import LLM, make_llm
+from videonav.agent.llm.base import LLM, make_llm
 from videonav.memory.store import Store
 from videonav.tools.embed import Embedder, make_embedder
 
@@ -25,7 +25,7 @@ class Runtime:
 
 
 def build_runtime(cfg: RunConfig, need_llm: bool = True) -> Runtime:
-    from videonav.agent.answer import load_default_scorer
+    from videonav.agent.scorer import load_default_scorer
 
     embedder = make_embedder(cfg.embedder)
     llm = make_llm(cfg.planner) if (need_llm and cfg.planner.backend != "none") else None

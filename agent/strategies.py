@@ -18,7 +18,7 @@ import numpy as np
 
 from videonav.agent.actions import LETTERS, option_index, parse_action
 from videonav.agent.config import RunConfig
-from videonav.agent.llm import LLM
+from videonav.agent.llm.base import LLM
 from videonav.agent.observe import Read, cite, render_reads, search_items, top_k
 from videonav.agent.planner import Planner
 from videonav.agent.prompts import options_block, quote

@@ -32,10 +32,10 @@ def main() -> int:
     args = ap.parse_args()
 
     from videonav.agent.config import load_config
-    from videonav.agent.datasets import load_videonav
-    from videonav.agent.evaluate import evaluate, format_table, summarise
+    from videonav.agent.evaluation.datasets import load_videonav
+    from videonav.agent.evaluation.harness import evaluate, format_table, summarise
     from videonav.agent.runtime import build_runtime
-    from videonav.tools.index import open_source
+    from videonav.tools.video.index import open_source
 
     video = Path(args.video)
     qpath = Path(args.questions) if args.questions else video.with_suffix(".questions.json")

@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from videonav.agent.chapter_metrics import boundary_pr, segment_f1_avg, title_similarity
-from videonav.agent.chapter_titles import ChapterWriter
-from videonav.agent.chapters import (
+from videonav.agent.chapters.metrics import boundary_pr, segment_f1_avg, title_similarity
+from videonav.agent.chapters.titles import ChapterWriter
+from videonav.agent.chapters.build import (
     Chapter,
     ChapterConfig,
     make_chapters,
@@ -149,7 +149,7 @@ def table(title: str, rows: dict[str, list[Row]], note: str = "") -> str:
 def make_llm_writer(emb: Embedder) -> ChapterWriter | None:
     try:
         from videonav.agent.config import PlannerConfig
-        from videonav.agent.llm import make_llm
+        from videonav.agent.llm.base import make_llm
 
         llm = make_llm(PlannerConfig.model_validate({"backend": "transformers"}))
     except Exception as e:  # the bench reports the reason and keeps the extractive rows
@@ -170,7 +170,7 @@ def sample_video(workdir: Path, minutes: float, emb: Embedder, writers: dict[str
     from videonav.memory.config import TreeConfig
     from videonav.memory.store import Store
     from videonav.tools.config import CaptionerConfig, EmbedderConfig
-    from videonav.tools.index import index_video
+    from videonav.tools.video.index import index_video
 
     workdir.mkdir(parents=True, exist_ok=True)
     stem = f"sample_{int(minutes) if minutes == int(minutes) else minutes}min"

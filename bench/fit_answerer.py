@@ -1,7 +1,7 @@
 """Fit the offline option scorer (``agent/answer.py``) on NExT-QA train; report dev accuracy.
 
     python bench/fit_answerer.py                # features cached under /tmp/videonav_answer
-    python bench/fit_answerer.py --write        # also rewrite agent/answer_weights.json
+    python bench/fit_answerer.py --write        # also rewrite agent/scorer_weights.json
 
 Reads ``../shared/data/nextqa/{val.csv,captions_1fps.zip}``; the split is
 ``memory.split.split_of`` (by video id). Everything is deterministic: MiniLM embeddings,
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from videonav.agent.answer import FEATURES, GENERIC_TEXTS, WEIGHTS_PATH, content_words, option_features
+from videonav.agent.scorer import FEATURES, GENERIC_TEXTS, WEIGHTS_PATH, content_words, option_features
 from videonav.memory.formats import CaptionSource
 from videonav.memory.split import split_of
 from videonav.tools.embed import MiniLMEmbedder, split_sentences
@@ -147,7 +147,7 @@ class SmolScorer:
 def llm_features(rows: list[dict], subset: np.ndarray, cache: Path, k_caps: int = 12) -> np.ndarray:
     """llm_pmi (OptionScorer.llm_pmi) for the questions in ``subset``, reading the top-k_caps
     captions retrieved by question + options; cached per question index."""
-    from videonav.agent.answer import OptionScorer
+    from videonav.agent.scorer import OptionScorer
 
     path = cache / "llm_pmi.json"
     done = json.loads(path.read_text()) if path.exists() else {}

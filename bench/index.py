@@ -37,7 +37,7 @@ def pct(seconds: float, wall: float) -> str:
 
 def floor(info, reads, kind: str) -> dict:
     """Decode the indexer's frames with one decoder; reads grouped as the indexer grouped them."""
-    from videonav.tools.video_readers import DecordReader, PyAVReader
+    from videonav.tools.video.readers import DecordReader, PyAVReader
 
     reader = DecordReader(info) if kind == "decord" else PyAVReader(info)
     out = {"scan": 0.0, "caption": 0.0}
@@ -58,7 +58,7 @@ def floor(info, reads, kind: str) -> dict:
 
 def dense_reads(info, kind: str, clips: int = 10, seconds: float = 2.0) -> float:
     """Seconds to read ``clips`` short windows at full frame rate (the pattern routed to decord)."""
-    from videonav.tools.video_readers import DecordReader, PyAVReader
+    from videonav.tools.video.readers import DecordReader, PyAVReader
 
     reader = DecordReader(info) if kind == "decord" else PyAVReader(info)
     reader.read([0.0], 320)  # open (decord builds its frame index) outside the timing
@@ -84,8 +84,8 @@ def main(argv: list[str] | None = None) -> int:
     video = args.video or ensure_sample(args.minutes, args.out)
     from videonav.memory.store import Store
     from videonav.tools.config import CaptionerConfig, EmbedderConfig
-    from videonav.tools.index import index_video
-    from videonav.tools.video import probe
+    from videonav.tools.video.index import index_video
+    from videonav.tools.video.probe import probe
 
     with tempfile.TemporaryDirectory(prefix="videonav-bench-") as d, Store(Path(d) / "s.sqlite") as store:
         t0 = time.perf_counter()

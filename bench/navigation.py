@@ -73,8 +73,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from videonav.agent.config import load_config
-    from videonav.agent.datasets import load_nextqa
-    from videonav.agent.evaluate import evaluate, format_table, summarise
+    from videonav.agent.evaluation.datasets import load_nextqa
+    from videonav.agent.evaluation.harness import evaluate, format_table, summarise
     from videonav.agent.runtime import build_runtime
     from videonav.memory.formats import CaptionSource
     from videonav.memory.split import split_of

@@ -12,7 +12,7 @@ Run (from the repo root; ../shared/data present):
         --sft runs/sft_smollm2/model --grpo runs/grpo_smollm2/model \
         --policy sft-reads=runs/sft_reads_smollm2/model
 
-Each policy runs through ``videonav.agent.evaluate.evaluate`` (strategy ``navigate``:
+Each policy runs through ``videonav.agent.evaluation.harness.evaluate`` (strategy ``navigate``:
 the LLM alone picks actions, constrained decoding, the same option scorer and budgets), so only
 ``planner.model`` differs. Every per-question record is written to ``--out/<policy>.jsonl`` as
 it is produced; ``--summarise A.jsonl B.jsonl ...`` rebuilds the table from such files (also
@@ -29,7 +29,7 @@ from pathlib import Path
 
 
 def summarise_files(files: list[str], names: list[str] | None = None) -> str:
-    from videonav.agent.evaluate import format_table, summarise
+    from videonav.agent.evaluation.harness import format_table, summarise
     from videonav.rl.evaluate import COLUMNS
 
     per: list[list[dict]] = []

@@ -1,6 +1,6 @@
 """Launch the gradio demo from a checkout: ``python demos/app.py [--port 7860 ...]``.
 
-The app itself lives in the package (``videonav.agent.demo_ui``) so that ``videonav demo``
+The app itself lives in the package (``videonav.agent.demo.ui``) so that ``videonav demo``
 works from an installed wheel; this file only forwards to that verb.
 """
 

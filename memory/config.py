@@ -18,7 +18,7 @@ class TreeConfig(_Frozen):
     leaf_min_seconds: float = Field(10.0, gt=0, description="video trees: shortest leaf clip (shots merge up to it)")
     leaf_max_seconds: float = Field(30.0, gt=0, description="video trees: longest leaf clip (long shots are split)")
     width: int | None = Field(None, ge=2, le=16, description="branching; None = clamp(round((dur/leaf)^(1/3)), 3, 8)")
-    summariser: str = Field("extractive", description="parent captions: 'extractive' (embeddings) or 'llm' (planner)")
+    summariser: str = Field("extractive", description="parent captions: 'extractive' (central child sentences)")
     summary_sentences: int = Field(2, ge=1, le=8, description="sentences kept by the extractive summariser")
     lazy: bool = Field(False, description="video trees: caption only the top levels up front, the rest on demand")
     eager_levels: int = Field(2, ge=1, description="lazy trees: levels (below the root) captioned up front")
@@ -26,8 +26,8 @@ class TreeConfig(_Frozen):
     @field_validator("summariser")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in {"extractive", "llm"}:
-            raise ValueError(f"tree.summariser must be 'extractive' or 'llm', got {v!r}")
+        if v != "extractive":
+            raise ValueError(f"tree.summariser must be 'extractive' (the only parent summariser), got {v!r}")
         return v
 
 

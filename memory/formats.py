@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -85,24 +84,6 @@ def timed_from_seconds_dict(d: Any, source: str = "<dict>") -> list[TimedText]:
 
 def load_seconds_captions(path: Path | str) -> list[TimedText]:
     return timed_from_seconds_dict(_load_json(path), str(path))
-
-
-def iter_caption_zip(path: Path | str) -> Iterator[tuple[str, list[TimedText]]]:
-    """(video_id, lines) for every ``<video>_cap.json`` in a zip (the shared NExT-QA archive)."""
-    try:
-        zf = zipfile.ZipFile(path)
-    except (FileNotFoundError, zipfile.BadZipFile) as e:
-        raise FormatError(f"{path}: cannot open caption zip ({e})") from None
-    with zf:
-        for name in zf.namelist():
-            if not name.endswith("_cap.json"):
-                continue
-            vid = Path(name).name[: -len("_cap.json")]
-            try:
-                d = json.loads(zf.read(name).decode("utf-8"))
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise FormatError(f"{path}!{name}: not valid JSON ({e})") from None
-            yield vid, timed_from_seconds_dict(d, f"{path}!{name}")
 
 
 class CaptionSource:

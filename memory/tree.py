@@ -6,7 +6,7 @@ run and can be cited, cached and used as a training target. networkx stays behin
 small API: callers never touch the graph.
 
 A node's ``caption`` may be ``None`` in a lazy tree: the span exists, its caption is built
-on demand (see ``videonav.tools.index``). Leaves built from timed text keep the original
+on demand (see ``videonav.tools.video.index``). Leaves built from timed text keep the original
 lines in ``lines`` so that clip-level tools can show them verbatim.
 """
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from videonav.agent.datasets import Question, load_nextqa
+from videonav.agent.evaluation.datasets import Question, load_nextqa
 from videonav.memory.config import TreeConfig
 from videonav.memory.formats import CaptionSource
 from videonav.memory.split import split_of

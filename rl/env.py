@@ -23,7 +23,7 @@ import numpy as np
 from videonav.agent import actions as stubs
 from videonav.agent.actions import Action, normalise_node_id, option_index
 from videonav.agent.config import RunConfig
-from videonav.agent.datasets import Question
+from videonav.agent.evaluation.datasets import Question
 from videonav.agent.observe import Read, observe
 from videonav.agent.planner import Episode
 from videonav.memory.tree import CaptionTree

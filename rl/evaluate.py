@@ -1,6 +1,6 @@
 """Before/after evaluation of navigation policies on the dev split.
 
-No second harness: every policy runs through :func:`videonav.agent.evaluate.evaluate` with the
+No second harness: every policy runs through :func:`videonav.agent.evaluation.harness.evaluate` with the
 ``navigate`` strategy (the LLM alone chooses actions, ``planner.prior="none"``), constrained
 decoding (every legal action scored by the policy's log-likelihood) and the same option
 scorer, questions, trees and budgets; only ``planner.model`` changes. So accuracy, captions
@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from videonav.agent.config import RunConfig
-from videonav.agent.datasets import Question
-from videonav.agent.evaluate import Progress, evaluate, summarise
+from videonav.agent.evaluation.datasets import Question
+from videonav.agent.evaluation.harness import Progress, evaluate, summarise
 from videonav.rl.data import TreeBank
 
 #: What a policy column of the before/after table reports (summarise() keys).
@@ -36,8 +36,8 @@ def evaluate_policy(name: str, policy: str | None, questions: Sequence[Question]
                     bank: TreeBank, output: Path | str | None = None,
                     progress: Progress | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(summary row labelled ``policy=name``, per-question records) for one policy."""
-    from videonav.agent.answer import load_default_scorer
-    from videonav.agent.llm import make_llm
+    from videonav.agent.llm.base import make_llm
+    from videonav.agent.scorer import load_default_scorer
     from videonav.tools.text_source import TextTreeSource
 
     cfg = policy_config(base, policy)

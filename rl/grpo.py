@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from videonav.agent.config import RunConfig
-from videonav.agent.datasets import Question
+from videonav.agent.evaluation.datasets import Question
 from videonav.memory.tree import CaptionTree
 from videonav.rl import rewards as R
 from videonav.rl.env import EnvContext, NavigationEnv

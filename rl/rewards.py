@@ -9,7 +9,7 @@ environment's public ``visited`` / ``calls`` fields, so a stand-in object serves
 Parameterised rewards are small callable classes (picklable, unlike closures). Weights live
 in :class:`videonav.rl.grpo_config.RewardWeights`, not here.
 
-Grounding uses the *union* of visited spans (``videonav.agent.metrics``): LongVideo-R1 sums an
+Grounding uses the *union* of visited spans (``videonav.agent.evaluation.metrics``): LongVideo-R1 sums an
 overlap term per visit, so reading the same evidence twice pays twice and its grounding term
 can exceed 1; on unions re-reading adds nothing and F1 stays in [0, 1]. A rollout whose
 question has no human spans gets ``None`` (TRL then leaves that reward out of its sum).
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from videonav.agent.actions import Action, ParseFailure, option_index, parse_action
-from videonav.agent.metrics import grounding_f1
+from videonav.agent.evaluation.metrics import grounding_f1
 
 Messages = list[dict[str, Any]]
 

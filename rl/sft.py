@@ -4,9 +4,9 @@ Why these choices:
 - The loss covers assistant turns only (``assistant_only_loss=True``): the policy should learn
   which action to take, not to reproduce captions it was shown. TRL needs ``{% generation %}``
   markers for that and swaps in its ``qwen2_5_training`` template by itself, which is why the
-  tokenizer must carry TRL's qwen2_5 template (byte for byte; :mod:`videonav.agent.chat_template`).
+  tokenizer must carry TRL's qwen2_5 template (byte for byte; :mod:`videonav.agent.llm.chat_template`).
 - The base model is the fp32 copy of SmolLM2's GGUF that the transformers backend caches once
-  (:func:`videonav.agent.llm_transformers.gguf_fp32_copy`), never a second dequantisation.
+  (:func:`videonav.agent.llm.transformers.gguf_fp32_copy`), never a second dequantisation.
 - What is saved under ``<output>/model`` is a plain causal LM whose tokenizer carries that
   template, so ``videonav eval --policy <output>/model`` (``planner.model=...``, template
   ``auto`` = the tokenizer's) renders prompts exactly as training did. LoRA adapters are merged
@@ -29,8 +29,8 @@ def load_policy(section: ModelSection) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from videonav.agent.chat_template import tool_chat_template
-    from videonav.agent.llm_transformers import default_cache_root, gguf_fp32_copy, resolve_source
+    from videonav.agent.llm.chat_template import tool_chat_template
+    from videonav.agent.llm.transformers import default_cache_root, gguf_fp32_copy, resolve_source
     from videonav.tools.embed import BackendUnavailable
 
     path = section.path

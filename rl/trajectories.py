@@ -33,9 +33,9 @@ import numpy as np
 
 from videonav.agent.actions import LETTERS, Action, ParseFailure, option_index, parse_action, tool_schemas
 from videonav.agent.config import RunConfig
-from videonav.agent.datasets import Question
-from videonav.agent.llm import LLM
-from videonav.agent.metrics import intersection
+from videonav.agent.evaluation.datasets import Question
+from videonav.agent.evaluation.metrics import intersection
+from videonav.agent.llm.base import LLM
 from videonav.agent.observe import Read, node_read, observe
 from videonav.agent.planner import Episode
 from videonav.agent.prompts import messages_for, quote
@@ -151,7 +151,7 @@ class ReadsTeacher:
     name = "reads"
 
     def __init__(self, cfg: RunConfig, embedder: Embedder, scorer: Any, lam: float = 0.005) -> None:
-        from videonav.agent.llm import ScriptedLLM
+        from videonav.agent.llm.base import ScriptedLLM
         from videonav.agent.planner import Planner
 
         pcfg = cfg.planner.model_copy(update={"prior": "none"})

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from videonav.agent.datasets import Question
+from videonav.agent.evaluation.datasets import Question
 from videonav.memory.builders import build_from_timed_text
 from videonav.memory.tree import CaptionTree, TimedText
 from videonav.tools.embed import ExtractiveSummariser, HashingEmbedder
@@ -73,7 +73,7 @@ def tiny_llama(dest: Path) -> Path:
     import torch
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
-    from videonav.agent.llm_transformers import SMOLLM2_CACHE_NAME, SMOLLM2_GGUF, SMOLLM2_PACKAGE
+    from videonav.agent.llm.transformers import SMOLLM2_CACHE_NAME, SMOLLM2_GGUF, SMOLLM2_PACKAGE
 
     spec = importlib.util.find_spec(SMOLLM2_PACKAGE)
     pkg = next(iter(spec.submodule_search_locations or [])) if spec else None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from videonav.agent.answer import FEATURES, OptionScorer, content_words, load_default_scorer, load_weights
-from videonav.agent.llm import ScriptedLLM
+from videonav.agent.llm.base import ScriptedLLM
+from videonav.agent.scorer import FEATURES, OptionScorer, content_words, load_default_scorer, load_weights
 from videonav.tools.embed import HashingEmbedder
 
 Q = "what is the man holding while he walks"

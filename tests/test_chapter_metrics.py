@@ -7,7 +7,7 @@ import doctest
 import numpy as np
 import pytest
 
-from videonav.agent import chapter_metrics as cm
+from videonav.agent.chapters import metrics as cm
 from videonav.tools.embed import HashingEmbedder
 
 

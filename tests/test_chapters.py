@@ -10,8 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from videonav.agent import chapter_format, chapter_segment, chapter_titles, chapters
-from videonav.agent.chapter_format import (
+from videonav.agent.chapters import build as chapters
+from videonav.agent.chapters import formats as chapter_format
+from videonav.agent.chapters import segment as chapter_segment
+from videonav.agent.chapters import titles as chapter_titles
+from videonav.agent.chapters.build import Chapter, ChapterConfig, ChapterError, make_chapters
+from videonav.agent.chapters.formats import (
     merge_short,
     to_ffmetadata,
     to_json,
@@ -20,10 +24,9 @@ from videonav.agent.chapter_format import (
     to_youtube,
     youtube_chapters,
 )
-from videonav.agent.chapter_metrics import boundary_pr, segment_f1_avg
-from videonav.agent.chapter_titles import ChapterWriter, parse_reply
-from videonav.agent.chapters import Chapter, ChapterConfig, ChapterError, make_chapters
-from videonav.agent.llm import ScriptedLLM
+from videonav.agent.chapters.metrics import boundary_pr, segment_f1_avg
+from videonav.agent.chapters.titles import ChapterWriter, parse_reply
+from videonav.agent.llm.base import ScriptedLLM
 from videonav.memory.builders import build_from_timed_text
 from videonav.memory.tree import CaptionTree, TimedText
 from videonav.tools.embed import ExtractiveSummariser, HashingEmbedder

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from videonav.agent import chat_template as ct
+from videonav.agent.llm import chat_template as ct
 
 TOOLS = [{"type": "function", "function": {
     "name": "expand", "description": "Show the captions of a node's children.",

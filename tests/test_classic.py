@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from videonav.tools import classic
-from videonav.tools.captioner import CaptionContext, CaptionRequest, describe_many, make_captioner
-from videonav.tools.classic import ClassicCaptioner, answer, parse_tsv, quote, render_caption
-from videonav.tools.clip_qa import parse_question, qa_prompt
+from videonav.tools.captioners import classic
+from videonav.tools.captioners.base import CaptionContext, CaptionRequest, describe_many, make_captioner
+from videonav.tools.captioners.classic import ClassicCaptioner, answer, parse_tsv, quote, render_caption
+from videonav.tools.captioners.clip_qa import parse_question, qa_prompt
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
-from videonav.tools.video import probe
-from videonav.tools.video_readers import open_reader, sample_span
+from videonav.tools.video.probe import probe
+from videonav.tools.video.readers import open_reader, sample_span
 
 
 @pytest.fixture(scope="module")

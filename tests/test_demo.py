@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from videonav.agent.config import load_config
-from videonav.agent.demo_app import (
+from videonav.agent.demo.app import (
     DemoError,
     DemoService,
     DemoSettings,
@@ -21,12 +21,12 @@ from videonav.agent.demo_app import (
     container_ext,
     parse_options,
 )
-from videonav.agent.demo_timeline import timeline_html
+from videonav.agent.demo.timeline import timeline_html
 from videonav.agent.result import Span
 
 gr = pytest.importorskip("gradio")
 
-from videonav.agent import demo_ui  # noqa: E402
+from videonav.agent.demo import ui as demo_ui  # noqa: E402
 
 QUESTION = "What is the password Charlie says?"
 OPTIONS = ["apple", "pineapple", "banana", "cherry"]
@@ -174,8 +174,7 @@ def test_build_app_constructs(svc: DemoService) -> None:
 def test_cli_has_demo_flags() -> None:
     import argparse
 
-    from videonav.agent import cmd_demo
-
+    from videonav.agent.cli import demo as cmd_demo
     p = argparse.ArgumentParser()
     cmd_demo.add_arguments(p)
     a = p.parse_args(["--port", "7999", "--max-upload-mb", "5", "--set", "planner.backend=none"])

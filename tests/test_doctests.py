@@ -7,7 +7,7 @@ import pytest
 
 MODULES = ["videonav.memory.tree", "videonav.memory.builders", "videonav.memory.store", "videonav.memory.split",
            "videonav.agent.actions", "videonav.agent.prompts", "videonav.agent.config", "videonav.tools.embed",
-           "videonav.tools.video_readers", "videonav.rl.rewards", "videonav.tools.http"]
+           "videonav.tools.video.readers", "videonav.rl.rewards", "videonav.tools.http"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -19,10 +19,10 @@ import pytest
 from videonav.memory.config import TreeConfig
 from videonav.memory.store import Store
 from videonav.memory.tree import Provenance
-from videonav.tools.captioner import Caption, CaptionContext
+from videonav.tools.captioners.base import Caption, CaptionContext
 from videonav.tools.config import CaptionerConfig, EmbedderConfig, VideoConfig
-from videonav.tools.index import index_video, open_source
-from videonav.tools.video import NoVideoStream, SubtitleError, VideoDecodeError, VideoError, VideoNotFound
+from videonav.tools.video.index import index_video, open_source
+from videonav.tools.video.probe import NoVideoStream, SubtitleError, VideoDecodeError, VideoError, VideoNotFound
 
 TREE = TreeConfig(leaf_min_seconds=3, leaf_max_seconds=6)  # one leaf per 5-s card: 4 leaves, 7 nodes
 EMB = EmbedderConfig(model="hashing")
@@ -172,9 +172,9 @@ KILL_SCRIPT = textwrap.dedent("""
     from videonav.memory.config import TreeConfig
     from videonav.memory.store import Store
     from videonav.memory.tree import Provenance
-    from videonav.tools.captioner import Caption
+    from videonav.tools.captioners.base import Caption
     from videonav.tools.config import CaptionerConfig, EmbedderConfig, VideoConfig
-    from videonav.tools.index import index_video
+    from videonav.tools.video.index import index_video
 
     video, store, log = sys.argv[1:4]
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from videonav.agent.config import PlannerConfig
-from videonav.agent.llm import make_llm
-from videonav.agent.llm_openai import OpenAIError, OpenAILLM, to_openai_messages
+from videonav.agent.llm.base import make_llm
+from videonav.agent.llm.openai import OpenAIError, OpenAILLM, to_openai_messages
 from videonav.tools.embed import BackendUnavailable
 
 TOOLS = [{"type": "function", "function": {

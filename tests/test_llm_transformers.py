@@ -13,8 +13,8 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from videonav.agent.config import PlannerConfig  # noqa: E402
-from videonav.agent.llm import make_llm  # noqa: E402
-from videonav.agent.llm_transformers import TransformersLLM  # noqa: E402
+from videonav.agent.llm.base import make_llm  # noqa: E402
+from videonav.agent.llm.transformers import TransformersLLM  # noqa: E402
 from videonav.tools.embed import BackendUnavailable  # noqa: E402
 
 SPECIAL = ["<|im_start|>", "<|im_end|>"]
@@ -202,8 +202,7 @@ def _fake_gguf_dir(tmp_path: Path) -> Path:
 def test_gguf_copy_is_written_once_and_atomically(tiny_model_dir: Path, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The fp32 copy appears complete or not at all, and later loads skip the GGUF entirely."""
-    from videonav.agent import llm_transformers as lt
-
+    from videonav.agent.llm import transformers as lt
     loads: list[str] = []
     real_model = transformers.AutoModelForCausalLM.from_pretrained
     real_tok = transformers.AutoTokenizer.from_pretrained

@@ -8,7 +8,7 @@ import math
 import pytest
 
 from videonav.agent.config import PlannerConfig
-from videonav.agent.llm import make_llm
+from videonav.agent.llm.base import make_llm
 from videonav.tools.embed import BackendUnavailable
 
 

@@ -3,8 +3,15 @@ import doctest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from videonav.agent import metrics
-from videonav.agent.metrics import evidence_recall, grounding_f1, intersection, length, union, visited_precision
+from videonav.agent.evaluation import metrics
+from videonav.agent.evaluation.metrics import (
+    evidence_recall,
+    grounding_f1,
+    intersection,
+    length,
+    union,
+    visited_precision,
+)
 
 
 def test_doctests():

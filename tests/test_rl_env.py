@@ -8,8 +8,8 @@ from rl_fixtures import questions, small_tree
 from transformers.utils import get_json_schema
 
 from videonav.agent.actions import tool_schemas
-from videonav.agent.answer import load_default_scorer
 from videonav.agent.config import load_config
+from videonav.agent.scorer import load_default_scorer
 from videonav.rl.env import OVER, EnvContext, NavigationEnv
 from videonav.rl.grpo import prompt_rows, reward_stack
 from videonav.rl.grpo_config import RewardWeights

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rl_fixtures import questions, small_tree, tiny_llama
 
-from videonav.agent.answer import load_default_scorer
 from videonav.agent.config import load_config
-from videonav.rl import cmd_train
+from videonav.agent.scorer import load_default_scorer
+from videonav.rl import cli as cmd_train
 from videonav.rl.grpo import prompt_rows, to_prompt_dataset, train_grpo
 from videonav.rl.grpo_config import GRPORunConfig
 from videonav.rl.sft import last_checkpoint, train_sft

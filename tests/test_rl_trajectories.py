@@ -10,7 +10,7 @@ from rl_fixtures import questions, small_tree
 
 from videonav.agent.actions import Action, parse_action
 from videonav.agent.config import load_config
-from videonav.agent.llm import ScriptedLLM
+from videonav.agent.llm.base import ScriptedLLM
 from videonav.agent.observe import observe
 from videonav.agent.planner import Episode
 from videonav.agent.prompts import messages_for
@@ -124,7 +124,7 @@ def test_reads_teacher_takes_helpful_legal_actions_and_keeps_only_right_episodes
     keeps an episode only when the option scorer ends on the truth, and answers only last."""
     import numpy as np
 
-    from videonav.agent.answer import load_default_scorer
+    from videonav.agent.scorer import load_default_scorer
 
     tree = small_tree(embedder=EMB)
     scorer = load_default_scorer(EMB)

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 
 from videonav.tools.config import VideoConfig
-from videonav.tools.shots import (
+from videonav.tools.video.probe import probe
+from videonav.tools.video.readers import open_reader
+from videonav.tools.video.shots import (
     SceneScan,
     frame_stats,
     scan_video,
     segment_leaves,
     stats_sentence,
 )
-from videonav.tools.video import probe
-from videonav.tools.video_readers import open_reader
 
 
 @pytest.fixture(scope="module")

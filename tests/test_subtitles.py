@@ -8,7 +8,8 @@ import subprocess
 import pytest
 
 from videonav.memory.tree import TimedText
-from videonav.tools.subtitles import (
+from videonav.tools.video.probe import SubtitleError, VideoError, probe
+from videonav.tools.video.subtitles import (
     CueIndex,
     find_sidecar,
     load_subtitles,
@@ -16,7 +17,6 @@ from videonav.tools.subtitles import (
     read_subtitle_file,
     transcript,
 )
-from videonav.tools.video import SubtitleError, VideoError, probe
 
 
 def test_sidecar_srt_is_found_and_cleaned(tiny_video):

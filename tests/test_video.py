@@ -10,8 +10,8 @@ import pytest
 
 from videonav.agent.errors import is_user_error
 from videonav.tools.config import VideoConfig
-from videonav.tools.video import NoVideoStream, VideoDecodeError, VideoError, VideoNotFound, probe
-from videonav.tools.video_readers import AutoReader, DecordReader, PyAVReader, is_dense, open_reader, sample_span
+from videonav.tools.video.probe import NoVideoStream, VideoDecodeError, VideoError, VideoNotFound, probe
+from videonav.tools.video.readers import AutoReader, DecordReader, PyAVReader, is_dense, open_reader, sample_span
 
 
 def test_probe_reads_duration_fps_size(tiny_video):

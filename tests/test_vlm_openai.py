@@ -15,11 +15,11 @@ import pytest
 from PIL import Image
 
 from tiny_vlms import frames
-from videonav.tools.captioner import CaptionContext, CaptionRequest, describe_many, make_captioner
+from videonav.tools.captioners.base import CaptionContext, CaptionRequest, describe_many, make_captioner
+from videonav.tools.captioners.openai import OpenAICaptioner, VLMRequestError
+from videonav.tools.captioners.prompts import PROMPTS_VERSION
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
-from videonav.tools.vlm_openai import OpenAICaptioner, VLMRequestError
-from videonav.tools.vlm_prompts import PROMPTS_VERSION
 
 
 def completion(text: str) -> dict[str, Any]:

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videonav.tools.captioner import CaptionContext
-from videonav.tools.vlm_prompts import (
+from videonav.tools.captioners.base import CaptionContext
+from videonav.tools.captioners.prompts import (
     TRANSCRIPT_CHARS,
     caption_instruction,
     caption_prompt,

@@ -11,11 +11,11 @@ import pytest
 pytest.importorskip("transformers")
 
 from tiny_vlms import build_idefics3, build_llava, frames  # noqa: E402
-from videonav.tools.captioner import Caption, CaptionContext, CaptionRequest, describe_many, make_captioner  # noqa: E402
+from videonav.tools.captioners.base import Caption, CaptionContext, CaptionRequest, describe_many, make_captioner  # noqa: E402
+from videonav.tools.captioners.prompts import PROMPTS_VERSION  # noqa: E402
+from videonav.tools.captioners.transformers import TransformersCaptioner  # noqa: E402
 from videonav.tools.config import CaptionerConfig  # noqa: E402
 from videonav.tools.embed import BackendUnavailable  # noqa: E402
-from videonav.tools.vlm_prompts import PROMPTS_VERSION  # noqa: E402
-from videonav.tools.vlm_transformers import TransformersCaptioner  # noqa: E402
 
 
 @pytest.fixture(scope="module")

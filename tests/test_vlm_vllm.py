@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from tiny_vlms import build_idefics3, frames, llava_processor_only
-from videonav.tools.captioner import CaptionContext, CaptionRequest, describe_many, make_captioner
+from videonav.tools.captioners.base import CaptionContext, CaptionRequest, describe_many, make_captioner
+from videonav.tools.captioners.vllm import VLLMCaptioner, default_max_model_len
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
-from videonav.tools.vlm_vllm import VLLMCaptioner, default_max_model_len
 
 HAVE_VLLM = importlib.util.find_spec("vllm") is not None
 

@@ -1,0 +1,1 @@
+"""Chapters from a caption tree: segmentation, titles and summaries, export formats, metrics."""

@@ -1,0 +1,82 @@
+"""``videonav ask [VIDEO] QUESTION [--tree FILE] [--options ...]``: one question, with its evidence and cost."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from videonav.agent.config import load_config
+from videonav.agent.prompts import clock
+from videonav.agent.result import AskResult
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("args", nargs="+", metavar="[VIDEO] QUESTION", help="a video path (unless --tree) and the question")
+    p.add_argument("--tree", default=None, help="a caption file or tree JSON, or a tree key in the store")
+    p.add_argument("--options", nargs="+", default=None, help="multiple-choice options")
+    p.add_argument("--strategy", default="guided", choices=["guided", "navigate", "all-captions", "uniform-k",
+                                                             "search-k"])
+    p.add_argument("--json", action="store_true", help="print the full AskResult as JSON")
+    p.add_argument("--store", default=None, help="SQLite store")
+    p.add_argument("--config", default=None, help="YAML RunConfig")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, repeatable")
+
+
+def render(res: AskResult) -> str:
+    out = []
+    for s in res.trace:
+        args = ", ".join(f"{k}={v!r}" for k, v in s.arguments.items() if k != "query" or s.action == "search")
+        conf = f"  conf {s.confidence:.2f}" if s.confidence is not None else ""
+        out.append(f"  round {s.round}: {s.action}({args})  +{s.reads} captions{conf}"
+                   + ("" if s.valid else "  [invalid]"))
+    out.append(f"Answer: {res.answer}" + (f"  (option {'ABCDE'[res.option_index]})" if res.option_index is not None
+                                         and res.options else ""))
+    out.append(f"Confidence: {res.confidence:.2f}  (halted by {res.halted_by})")
+    for e in res.evidence:
+        out.append(f"Evidence: [{e.node_id}] {clock(e.start)}-{clock(e.end)}  {(e.text or '')[:100]}")
+    c = res.cost
+    out.append(f"Cost: {c.rounds} rounds, tool calls {c.tool_calls or {}}, {c.captions_read} captions read, "
+               f"{c.captions_built} captions built, {c.prompt_tokens}+{c.completion_tokens} tokens, {c.seconds:.1f} s "
+               f"(LLM {c.llm_seconds:.1f} s, tools {c.tool_seconds:.1f} s, captioning {c.caption_seconds:.1f} s)")
+    return "\n".join(out)
+
+
+def main(args: argparse.Namespace) -> int:
+    from videonav.agent.runlog import save_run
+    from videonav.agent.runtime import build_runtime
+    from videonav.agent.strategies import run_strategy
+    from videonav.tools.text_source import TextTreeSource
+
+    cfg = load_config(args.config, args.set + ([f"store.path={args.store}"] if args.store else []))
+    if args.tree:
+        question = " ".join(args.args)
+        video = None
+    else:
+        if len(args.args) < 2:
+            print("videonav ask: give VIDEO and QUESTION, or --tree FILE and QUESTION", file=sys.stderr)
+            return 2
+        video, question = args.args[0], " ".join(args.args[1:])
+    # the planner strategies use the configured LLM (planner.backend=none runs without one)
+    need_llm = args.strategy in ("navigate", "guided") or cfg.planner.answer_mode == "planner" or not args.options
+    rt = build_runtime(cfg, need_llm=need_llm)
+    if video is None:
+        from videonav.agent.cli.tree import resolve_tree
+
+        key, tree = resolve_tree(args.tree, rt.store, args.set, args.config)
+        source = TextTreeSource(tree, rt.embedder, cfg.planner.inspect_lines)
+    else:
+        from videonav.tools.video.index import open_source  # type: ignore[attr-defined]
+
+        source = open_source(video, cfg, rt.store, lazy=True)
+        key = getattr(source, "tree_key", None)
+    res = run_strategy(args.strategy, source, question, list(args.options or []), cfg, rt.llm, rt.embedder,
+                       rt.scorer, k=cfg.budget.max_captions)
+    folder = save_run(rt.store, "ask", cfg, res.model_dump(exclude={"trace"}),
+                      [s.model_dump() for s in res.trace], key)
+    if args.json:
+        print(json.dumps(res.model_dump(), indent=1))
+    else:
+        print(render(res))
+        print(f"Run saved to {folder}")
+    return 0

@@ -1,0 +1,78 @@
+"""``videonav <verb>``: a thin dispatcher. Each verb lives in its own ``cmd_*`` module with
+``add_arguments(parser)`` and ``main(args) -> int``, imported only when that verb runs so
+``videonav --help`` stays instant and a missing extra only breaks its own verb."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "tree": ("videonav.agent.cli.tree", "import, export and show caption trees"),
+    "ask": ("videonav.agent.cli.ask", "answer a question about a video or a caption tree"),
+    "eval": ("videonav.agent.cli.eval", "evaluate strategies on NExT-QA / NExT-GQA / EgoSchema / LongVideo-R1 files"),
+    "index": ("videonav.agent.cli.index", "build (and store) the caption tree of a video"),
+    "chapters": ("videonav.agent.cli.chapters", "chapter titles and summaries from the caption tree"),
+    "demo": ("videonav.agent.cli.demo", "launch the gradio demo"),
+}
+
+
+def _plugin_commands() -> dict[str, tuple[str, str]]:
+    """Verbs declared by installed packages in the ``videonav.commands`` entry-point group
+    (``train`` from ``videonav.rl``): the agent layer never imports the packages above it."""
+    from importlib.metadata import entry_points
+
+    found = {}
+    for ep in entry_points(group="videonav.commands"):
+        found[ep.name] = (ep.value, "")
+    return found
+
+
+def commands() -> dict[str, tuple[str, str]]:
+    cmds = dict(COMMANDS)
+    for name, (module, _) in _plugin_commands().items():
+        cmds.setdefault(name, (module, PLUGIN_HELP.get(name, f"{name} (from {module})")))
+    return cmds
+
+
+PLUGIN_HELP = {"train": "train navigation policies (sft | grpo)"}
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    parser = argparse.ArgumentParser(prog="videonav", description="Agentic understanding of hour-long videos.")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    subs = {}
+    for verb, (_, help_text) in commands().items():
+        subs[verb] = sub.add_parser(verb, help=help_text, description=help_text)
+    return parser, subs
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser, subs = build_parser()
+    verb = next((a for a in argv if not a.startswith("-")), None)
+    cmds = commands()
+    if verb not in cmds:
+        parser.parse_args(argv)  # prints help / usage errors
+        parser.print_help()
+        return 2
+    module = importlib.import_module(cmds[verb][0])
+    module.add_arguments(subs[verb])
+    args = parser.parse_args(argv)
+    try:
+        return int(module.main(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted; work already stored is kept", file=sys.stderr)
+        return 130
+    except Exception as e:  # the CLI is the one place that turns errors into messages
+        from videonav.agent.errors import is_user_error
+
+        if not is_user_error(e):
+            raise
+        print(f"videonav {verb}: error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

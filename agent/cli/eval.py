@@ -1,0 +1,91 @@
+"""``videonav eval``: strategies side by side on a question set; prints the table, writes JSONL."""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+
+from videonav.agent.config import load_config
+from videonav.agent.evaluation.datasets import FORMATS
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, default="nextqa")
+    p.add_argument("--questions", required=True, help="questions file (CSV / JSON)")
+    p.add_argument("--captions", default=None, help="caption zip or directory (nextqa/nextgqa/egoschema)")
+    p.add_argument("--spans", default=None, help="nextgqa: gsub_val.json evidence spans")
+    p.add_argument("--video", default=None, help="videonav format: the video the questions are about")
+    p.add_argument("--strategy", default="all-captions,uniform-k,guided",
+                   help="comma list of all-captions, uniform-k, search-k, navigate, guided")
+    p.add_argument("--k", type=int, default=8, help="captions for uniform-k / search-k")
+    p.add_argument("--limit", type=int, default=None, help="evaluate this many questions")
+    p.add_argument("--split", choices=["all", "train", "dev"], default="all", help="NExT-QA video split")
+    p.add_argument("--seed", type=int, default=0, help="question sampling seed (with --limit)")
+    p.add_argument("--types", default=None, help="comma list of question types to keep (e.g. CW,TN)")
+    p.add_argument("--output", default=None, help="JSONL, one record per question and strategy")
+    p.add_argument("--policy", default=None, help="a trained policy checkpoint (sets planner.model)")
+    p.add_argument("--store", default=None)
+    p.add_argument("--config", default=None)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--by-type", action="store_true", help="also print the table per question type")
+
+
+def main(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from videonav.agent.evaluation.datasets import load_questions
+    from videonav.agent.evaluation.harness import evaluate, format_table, summarise
+    from videonav.agent.runlog import save_run
+    from videonav.agent.runtime import build_runtime
+    from videonav.memory.split import split_of
+    from videonav.tools.text_source import TextTreeSource, text_tree
+
+    overrides = list(args.set)
+    if args.store:
+        overrides.append(f"store.path={args.store}")
+    if args.policy:
+        overrides += [f"planner.model={args.policy}", "planner.backend=transformers"]
+    cfg = load_config(args.config, overrides)
+    questions, captions = load_questions(args.format, args.questions, args.captions, args.spans)
+    if args.split != "all":
+        questions = [q for q in questions if split_of(q.video) == args.split]
+    if args.types:
+        keep = set(args.types.split(","))
+        questions = [q for q in questions if q.type in keep]
+    if captions is not None:
+        from videonav.memory.formats import CaptionSource
+
+        have = set(CaptionSource(args.captions).ids()) if args.format in ("nextqa", "nextgqa") else None
+        if have is not None:
+            questions = [q for q in questions if q.video in have]
+    if args.limit and args.limit < len(questions):
+        questions = random.Random(args.seed).sample(questions, args.limit)
+    strategies = [s.strip() for s in args.strategy.split(",") if s.strip()]
+    need_llm = "navigate" in strategies or cfg.planner.answer_mode == "planner" or (
+        cfg.planner.backend != "none" and cfg.planner.decoding == "constrained" and "guided" in strategies)
+    rt = build_runtime(cfg, need_llm=need_llm)
+
+    def source_for(video: str):  # noqa: ANN202
+        if captions is not None:
+            return TextTreeSource(text_tree(video, captions(video), cfg.tree, rt.embedder, rt.store), rt.embedder,
+                                  cfg.planner.inspect_lines)
+        from videonav.tools.video.index import open_source  # type: ignore[attr-defined]
+
+        return open_source(args.video or video, cfg, rt.store, lazy=cfg.tree.lazy)
+
+    with Progress(TextColumn("[bold]eval"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                  TextColumn("{task.description}"), transient=False, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("", total=len(questions) * len(strategies))
+        records = evaluate(questions, source_for, strategies, cfg, rt.llm, rt.embedder, rt.scorer, args.k,
+                           args.output, lambda d, t, msg: bar.update(task, completed=d, description=msg))
+    rows = summarise(records)
+    print(format_table(rows))
+    if args.by_type:
+        for strat in strategies:
+            print(f"\n{strat} by question type")
+            print(format_table(summarise([r for r in records if r["strategy"] == strat], by="type")))
+    folder = save_run(rt.store, "eval", cfg, {"summary": rows, "n_questions": len(questions),
+                                              "strategies": strategies, "args": vars(args)}, records)
+    print(f"run saved to {folder}")
+    return 0

@@ -1,0 +1,115 @@
+"""``videonav index VIDEO``: build (or finish) and store the caption tree of a video.
+
+Thin on purpose: the work is ``videonav.tools.video.index.index_video``; this module turns flags into
+a ``RunConfig`` (defaults < ``--config`` YAML < ``--set`` < flags), draws the progress bar, saves
+the run config beside the store (``<store dir>/runs/<run id>.yaml`` and the store's ``runs``
+table) and prints a summary or ``--json``. Killing it loses at most the captions in flight:
+rerunning finishes the job.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from videonav.agent.config import RunConfig, load_config, save_config
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", type=Path, help="video file (mp4, mkv, avi, ...)")
+    p.add_argument("--store", type=Path, help="SQLite store (default: store.path from the config, else "
+                                              "~/.cache/videonav/store.sqlite)")
+    p.add_argument("--captioner", choices=("classic", "transformers", "vllm", "openai"),
+                   help="captioner backend (default: captioner.backend, 'classic')")
+    p.add_argument("--model", help="captioner model id or local path (transformers/vllm/openai)")
+    p.add_argument("--lazy", action="store_true", help="caption only the top tree.eager_levels levels now, "
+                                                       "the rest on demand during `videonav ask`")
+    p.add_argument("--subtitles", type=Path, help="subtitle file (.srt/.vtt); default: a sidecar beside the "
+                                                  "video, else an embedded text stream")
+    p.add_argument("--entities", default="", help="comma-separated names to look for (contextual captioning)")
+    p.add_argument("--config", type=Path, help="YAML run config (sections video, tree, captioner, ...)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="config override such as video.frames_per_leaf=6, repeatable")
+    p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def build_config(args: argparse.Namespace) -> RunConfig:
+    overrides = list(args.set)
+    if args.captioner:
+        overrides.append(f"captioner.backend={args.captioner}")
+    if args.model:
+        overrides.append(f"captioner.model={json.dumps(args.model)}")
+    if args.lazy:
+        overrides.append("tree.lazy=true")
+    if args.store:
+        overrides.append(f"store.path={json.dumps(str(args.store))}")
+    return load_config(args.config, overrides)
+
+
+@contextmanager
+def progress_bar(enabled: bool) -> Iterator[Any]:
+    """A rich progress bar on stderr with ETA; yields the ``progress(done, total, stage)`` callback."""
+    if not enabled:
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(TextColumn("{task.description:<8}"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn(),
+                   console=Console(stderr=True), transient=False)
+    tasks: dict[str, Any] = {}
+
+    def update(done: float, total: float, stage: str) -> None:
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
+
+    with bar:
+        yield update
+
+
+def main(args: argparse.Namespace) -> int:
+    from videonav.memory.store import Store
+    from videonav.tools.captioners.base import make_captioner
+    from videonav.tools.video.index import index_video
+    from videonav.tools.video.probe import probe
+
+    cfg = build_config(args)
+    probe(args.video)  # a bad file or captioner config fails here, before a store file is even created
+    captioner = make_captioner(cfg.captioner)
+    entities = [e.strip() for e in args.entities.split(",") if e.strip()]
+    started = time.time()
+    with Store(cfg.store.path) as store, progress_bar(not (args.no_progress or args.json)) as cb:
+        result = index_video(args.video, store=store, video=cfg.video, tree=cfg.tree, captioner=cfg.captioner,
+                             embedder=cfg.embedder, lazy=cfg.tree.lazy, subtitles=args.subtitles,
+                             entities=entities, captioner_impl=captioner, progress=cb)
+        stats = result.stats.as_dict()
+        run_id = f"index-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}-{result.tree_key[-8:]}"
+        summary = {"run_id": run_id, "video": str(args.video), "tree_key": result.tree_key,
+                   "video_id": result.tree.video_id, "store": str(store.path), "lazy": cfg.tree.lazy, **stats}
+        store.save_run(run_id, "index", result.tree_key, cfg.model_dump(mode="json"), summary, [])
+        runs = store.path.parent / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, runs / f"{run_id}.yaml")
+        summary["config"] = str(runs / f"{run_id}.yaml")
+    if args.json:
+        print(json.dumps(summary, indent=1))
+        return 0
+    s = result.stats
+    print(f"{args.video}: {s.nodes} nodes ({s.leaves} leaves, depth {s.depth}, width {s.width}); "
+          f"captioned now {s.captioned_now}, already stored {s.captioned_before}, "
+          f"left for later {s.uncaptioned}")
+    print(f"  {s.video_seconds:.0f} s of video in {s.wall_seconds:.1f} s "
+          f"({stats['video_seconds_per_second']:.1f}x), scan {s.scan_seconds:.1f} s, "
+          f"decode {s.decode_seconds:.1f} s, "
+          f"OCR {s.ocr_seconds:.1f} s, caption {s.caption_seconds:.1f} s, {s.frames_decoded} frames decoded")
+    print(f"  tree {result.tree_key} in {store.path}; run config {summary['config']}", file=sys.stdout)
+    return 0

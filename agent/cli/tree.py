@@ -1,0 +1,101 @@
+"""``videonav tree import|export|show``: caption trees from files, into and out of the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from videonav.agent.config import load_config
+from videonav.agent.prompts import clock
+from videonav.memory.formats import load_any_tree, save_tree, tree_to_longvideor1
+from videonav.memory.store import Store
+from videonav.memory.tree import CaptionTree
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("action", choices=["import", "export", "show"])
+    p.add_argument("source", help="import: a caption file (videonav JSON, LongVideo-R1, {second: caption}); "
+                                  "export/show: a tree key in the store, a video path, or a tree file")
+    p.add_argument("--store", default=None, help="SQLite store (default ~/.cache/videonav/store.sqlite)")
+    p.add_argument("--config", default=None, help="YAML RunConfig")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, repeatable")
+    p.add_argument("--video-id", default=None, help="import: id for {second: caption} files (default: file stem)")
+    p.add_argument("-o", "--output", default=None, help="export: output file")
+    p.add_argument("--format", choices=["videonav", "longvideor1"], default="videonav", help="export format")
+    p.add_argument("--depth", type=int, default=99, help="show: levels to print")
+
+
+def resolve_tree(source: str, store: Store, cfg_overrides: list[str] | None = None,
+                 config: str | None = None) -> tuple[str | None, CaptionTree]:
+    """A tree from a store key, a tree/caption file, or an indexed video path."""
+    from pathlib import Path
+
+    if store.has_tree(source):
+        return source, store.load_tree(source)
+    p = Path(source)
+    if p.suffix.lower() == ".json" and p.exists():
+        got = load_any_tree(p)
+        if isinstance(got, CaptionTree):
+            return None, got
+        from videonav.tools.embed import make_embedder
+        from videonav.tools.text_source import text_tree
+
+        cfg = load_config(config, cfg_overrides)
+        return None, text_tree(p.stem.removesuffix("_cap"), got, cfg.tree, make_embedder(cfg.embedder), store)
+    if p.exists():
+        from videonav.tools.video.index import open_source  # type: ignore[attr-defined]
+
+        cfg = load_config(config, cfg_overrides)
+        src = open_source(p, cfg, store, lazy=True)
+        return getattr(src, "tree_key", None), src.tree
+    raise FileNotFoundError(f"{source}: not a tree key in {store.path}, a caption file or a video")
+
+
+def show(tree: CaptionTree, depth: int = 99) -> str:
+    out = [f"{tree.video_id}  duration {clock(tree.duration)}  nodes {len(tree)}  depth {tree.depth}"]
+    for n in tree.nodes():
+        if n.level > depth:
+            continue
+        cap = (n.caption or "(not captioned yet)").replace("\n", " ")
+        out.append(f"{'  ' * n.level}[{n.id}] {clock(n.start)}-{clock(n.end)} {cap[:110]}")
+    return "\n".join(out)
+
+
+def main(args: argparse.Namespace) -> int:
+    with Store(args.store) as store:
+        if args.action == "import":
+            from videonav.tools.embed import make_embedder
+            from videonav.tools.text_source import text_tree, text_tree_key
+
+            cfg = load_config(args.config, args.set)
+            got = load_any_tree(args.source)
+            if isinstance(got, CaptionTree):
+                from videonav.memory.store import tree_key
+
+                key = tree_key(got.video_id, kind="import", file=str(args.source))
+                store.save_tree(key, got)
+                tree = got
+            else:
+                vid = args.video_id or __import__("pathlib").Path(args.source).stem.removesuffix("_cap")
+                emb = make_embedder(cfg.embedder)
+                tree = text_tree(vid, got, cfg.tree, emb, store)
+                key = text_tree_key(got, cfg.tree, emb)
+            print(f"imported {tree.video_id}: {len(tree)} nodes, depth {tree.depth} -> tree key {key}")
+            return 0
+        key, tree = resolve_tree(args.source, store, args.set, args.config)
+        if args.action == "show":
+            print(show(tree, args.depth))
+            return 0
+        if args.format == "longvideor1":
+            text = json.dumps(tree_to_longvideor1(tree), indent=1)
+            if args.output:
+                open(args.output, "w", encoding="utf-8").write(text)
+            else:
+                print(text)
+        elif args.output:
+            save_tree(tree, args.output)
+        else:
+            from videonav.memory.formats import tree_to_dict
+
+            print(json.dumps(tree_to_dict(tree), indent=1))
+        return 0

@@ -1,0 +1,1 @@
+"""The gradio demo: service (store, runs), UI, timeline rendering."""

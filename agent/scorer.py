@@ -1,0 +1,226 @@
+"""Score multiple-choice options against the captions the planner has read.
+
+The offline answerer is a linear ranker over a few embedding and lexical features of each
+(question, option, read captions) triple; its weights are fitted on the NExT-QA *train*
+split by ``bench/fit_answerer.py`` and stored in ``agent/scorer_weights.json``. Every
+feature is computed by :func:`option_features` from embeddings alone, so the fitting
+script (which caches MiniLM vectors of all captions) and :class:`OptionScorer` (which
+embeds the texts it is handed) compute exactly the same numbers.
+
+Features of option *i* (``FEATURES``; captions = the texts read, sentences = their sentences):
+
+* ``qo_max`` / ``qo_top3``: max / top-3 mean cosine between "question option" and a caption
+  (``qo_max`` alone is the 43% baseline of STACK_NOTES.md).
+* ``qo_mean``: mean cosine over all read captions (how on-topic the option is for the video).
+* ``o_max``, ``o_top3``, ``o_mean``: the same with the option alone.
+* ``o_rel``: option-caption cosine averaged with question-relevance weights
+  (softmax over captions of their cosine to the question, temperature 0.05).
+* ``contrast`` / ``contrast_u``: per caption, a softmax over the options of their cosine
+  (which option does this caption prefer), summed with question-relevance / uniform weights;
+  ``contrast_db`` the same on cosines minus ``o_bias``; ``contrast_qdb`` on "question option"
+  cosines minus their cosine to the content-free caption.
+* ``o_bias``: the option's cosine to a generic, content-free caption (options that match
+  every video, e.g. "gesture something", get a learnt penalty).
+* ``lex`` / ``lex_s``: share of the option's content words found in the read texts / in the
+  best single sentence.
+* ``q_o``: question-option cosine (no captions); ``o_len``: option length in words.
+
+With no texts the caption features are 0 and only ``o_bias``, ``q_o`` and ``o_len`` speak.
+An optional LLM feature (``llm_pmi``: mean log-prob of the option given the top captions
+minus given none) is supported when ``llm`` is passed and the weights name it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from videonav.tools.embed import Embedder, split_sentences
+
+FEATURES = ["qo_max", "qo_top3", "qo_mean", "o_max", "o_top3", "o_mean", "o_rel", "contrast", "contrast_u",
+            "contrast_db", "contrast_qdb", "o_bias", "lex", "lex_s", "q_o", "o_len"]
+GENERIC_TEXTS = [
+    "The image shows a scene.",
+    "The image showcases a person in a room.",
+    "There is something in the background.",
+]
+WEIGHTS_PATH = Path(__file__).with_name("scorer_weights.json")
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    "a an the and or of to in on at with for by from up down into onto out over under is are was were be "
+    "been being it its his her their them they he she him his i you we this that these those there here "
+    "as so do does did doing done not no some something someone one two while when after before then "
+    "what why how who which where other another each very".split())
+
+
+def _stem(w: str) -> str:
+    for suf in ("ing", "ed", "es", "s"):
+        if len(w) > len(suf) + 2 and w.endswith(suf):
+            return w[: -len(suf)]
+    return w
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased, crudely stemmed words minus stop words.
+
+    >>> sorted(content_words("The boys are playing with a ball"))
+    ['ball', 'boy', 'play']
+    """
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP}
+
+
+def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
+    z = x - x.max(axis=axis, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _topk_mean(sim: np.ndarray, k: int) -> np.ndarray:
+    """sim: (options, n) -> mean of the k largest per row."""
+    k = min(k, sim.shape[1])
+    return np.sort(sim, axis=1)[:, -k:].mean(axis=1)
+
+
+def option_features(q: np.ndarray, o: np.ndarray, qo: np.ndarray, generic: np.ndarray,
+                    cap: np.ndarray, options: Sequence[str],
+                    sent_words: Sequence[set[str]], all_words: set[str],
+                    temp: float = 0.05) -> np.ndarray:
+    """(n_options, len(FEATURES)) feature matrix from L2-normalised embeddings.
+
+    q: (d,) question; o / qo: (n_opt, d) option and "question option"; generic: (d,);
+    cap: (n_cap, d) read captions; sent_words: content words of each sentence of the
+    captions; all_words: their union.
+    """
+    n = len(options)
+    f = np.zeros((n, len(FEATURES)), dtype=np.float64)
+    col = {name: j for j, name in enumerate(FEATURES)}
+    f[:, col["o_bias"]] = o @ generic
+    f[:, col["q_o"]] = o @ q
+    f[:, col["o_len"]] = [len(_WORD.findall(t.lower())) for t in options]
+    if len(cap) == 0:
+        return f
+    s_qo, s_o = qo @ cap.T, o @ cap.T                  # (n_opt, n_cap)
+    f[:, col["qo_max"]] = s_qo.max(axis=1)
+    f[:, col["qo_top3"]] = _topk_mean(s_qo, 3)
+    f[:, col["qo_mean"]] = s_qo.mean(axis=1)
+    f[:, col["o_max"]] = s_o.max(axis=1)
+    f[:, col["o_top3"]] = _topk_mean(s_o, 3)
+    f[:, col["o_mean"]] = s_o.mean(axis=1)
+    w_c = _softmax((cap @ q) / temp, axis=0)           # question relevance of each caption
+    f[:, col["o_rel"]] = s_o @ w_c
+    pref = _softmax(s_o / temp, axis=0)                # (n_opt, n_cap): which option each caption prefers
+    f[:, col["contrast"]] = pref @ w_c
+    f[:, col["contrast_u"]] = pref.mean(axis=1)
+    # the same after removing each option's similarity to a content-free caption
+    f[:, col["contrast_db"]] = _softmax((s_o - f[:, [col["o_bias"]]]) / temp, axis=0) @ w_c
+    f[:, col["contrast_qdb"]] = _softmax((s_qo - (qo @ generic)[:, None]) / temp, axis=0) @ w_c
+    for i, opt in enumerate(options):
+        ow = content_words(opt)
+        if not ow:
+            continue
+        f[i, col["lex"]] = len(ow & all_words) / len(ow)
+        f[i, col["lex_s"]] = max((len(ow & sw) for sw in sent_words), default=0) / len(ow)
+    return f
+
+
+class OptionScorer:
+    """One support score per option from the read texts; higher = better.
+
+    ``weights``: ``{"features": {name: weight}, "mean": {...}, "std": {...}, "calib": [a, b],
+    "llm": {...}}`` as written by ``bench/fit_answerer.py``; ``None`` = the baseline
+    (``qo_max`` alone).
+    """
+
+    def __init__(self, embedder: Embedder, llm: Any = None, weights: dict | None = None) -> None:
+        self.embedder = embedder
+        self.llm = llm
+        self.weights = weights or {"features": {"qo_max": 1.0}, "mean": {}, "std": {}, "calib": [10.0, 0.0]}
+        self._generic: np.ndarray | None = None
+
+    def _generic_vec(self) -> np.ndarray:
+        if self._generic is None:
+            g = self.embedder.encode(GENERIC_TEXTS).mean(axis=0)
+            self._generic = g / max(float(np.linalg.norm(g)), 1e-9)
+        return self._generic
+
+    def features(self, question: str, options: list[str], texts: list[str]) -> np.ndarray:
+        texts = [t for t in texts if t and t.strip()]
+        sents = list(dict.fromkeys(s for t in texts for s in split_sentences(t)))
+        qv = self.embedder.encode([question])[0]
+        ov = self.embedder.encode(list(options))
+        qov = self.embedder.encode([f"{question} {o}" for o in options])
+        cap = self.embedder.encode(texts)
+        sw = [content_words(s) for s in sents]
+        return option_features(qv, ov, qov, self._generic_vec(), cap, options, sw,
+                               set().union(*sw) if sw else set())
+
+    def _linear(self, f: np.ndarray) -> np.ndarray:
+        w = self.weights
+        out = np.zeros(len(f))
+        for name, wt in w["features"].items():
+            j = FEATURES.index(name)
+            out += wt * (f[:, j] - w["mean"].get(name, 0.0)) / w["std"].get(name, 1.0)
+        return out
+
+    def llm_pmi(self, question: str, options: list[str], texts: list[str]) -> np.ndarray:
+        """Per-word PMI of each option under the LLM: (log p(option | k most question-relevant
+        sentences of the texts, question) - log p(option | question)) / words in the option."""
+        k = int(self.weights.get("llm", {}).get("k", 4))
+        sents = list(dict.fromkeys(s for t in texts for s in split_sentences(t)))
+        if sents:
+            rel = self.embedder.encode(sents) @ self.embedder.encode([question])[0]
+            top = sorted(np.argsort(-rel, kind="stable")[:k])        # keep reading order
+            sents = [sents[i] for i in top]
+        ctx = " ".join(sents)
+        cond = [{"role": "user", "content": f"Video captions: {ctx}\nQuestion: {question}?\nAnswer:"}]
+        unc = [{"role": "user", "content": f"Question: {question}?\nAnswer:"}]
+        conts = [" " + o for o in options]
+        a = np.asarray(self.llm.score(cond, conts), dtype=float)
+        b = np.asarray(self.llm.score(unc, conts), dtype=float)
+        nw = np.asarray([max(len(o.split()), 1) for o in options], dtype=float)
+        return (a - b) / nw
+
+    def score(self, question: str, options: list[str], texts: list[str]) -> np.ndarray:
+        """Support score per option (a logit: softmax over options = fitted probabilities)."""
+        if not options:
+            return np.zeros(0)
+        f = self.features(question, list(options), list(texts))
+        s = self._linear(f)
+        cfg = self.weights.get("llm", {})
+        texts = [t for t in texts if t and t.strip()]
+        if self.llm is not None and cfg.get("weight", 0.0) and texts:
+            p = self.llm_pmi(question, list(options), texts)
+            s = s + cfg["weight"] * (p - cfg.get("mean", 0.0)) / cfg.get("std", 1.0)
+        return s
+
+    def probabilities(self, scores: np.ndarray) -> np.ndarray:
+        return _softmax(np.asarray(scores, dtype=float), axis=0) if len(scores) else np.zeros(0)
+
+    def confidence(self, scores: np.ndarray) -> float:
+        """P(the best option is right), a logistic function of the top-two score margin fitted
+        on train; monotone in the margin, in [0, 1]; 0 for no options, 1 for a single one."""
+        scores = np.asarray(scores, dtype=float)
+        if len(scores) == 0:
+            return 0.0
+        if len(scores) == 1:
+            return 1.0
+        top = np.sort(scores)[-2:]
+        a, b = self.weights.get("calib", [10.0, 0.0])
+        z = a * float(top[1] - top[0]) + b
+        return float(1.0 / (1.0 + math.exp(-z))) if z > -700 else 0.0
+
+
+def load_weights(path: Path | str = WEIGHTS_PATH) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def load_default_scorer(embedder: Embedder, llm: Any = None) -> OptionScorer:
+    """The scorer with the weights fitted on NExT-QA train (``agent/scorer_weights.json``)."""
+    return OptionScorer(embedder, llm=llm, weights=load_weights())
