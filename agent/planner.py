@@ -259,14 +259,8 @@ class Planner:
         if self.llm is not None and self._can_score and not sure:
             renders = [a.render() for a, _, _ in cands]
             try:
-                mean_fn = getattr(self.llm, "score_mean", None)
-                if mean_fn is not None:
-                    lp = np.array(mean_fn(ep.messages, renders, self.tools), dtype=np.float64)
-                else:  # summed log-probs; ~4 characters per token
-                    lp = np.array(self.llm.score(ep.messages, renders, self.tools), dtype=np.float64)
-                    lp /= np.array([max(1.0, len(r) / 4.0) for r in renders])
-                total += lp
-                usage = getattr(self.llm, "last_usage", None)  # (prompt, scored) tokens, where known
+                total += np.array(self.llm.score_mean(ep.messages, renders, self.tools), dtype=np.float64)
+                usage = self.llm.last_usage  # (prompt, scored) tokens, where known
                 if usage:
                     ep.pending_tokens = (int(usage[0]), int(usage[1]))
             except NotImplementedError:

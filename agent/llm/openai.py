@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from videonav.agent.llm.base import ChatReply, register_llm
+from videonav.agent.llm.base import LLM, ChatReply, register_llm
 from videonav.agent.llm.chat_template import normalise_messages
 from videonav.tools.embed import BackendUnavailable
 from videonav.tools.http import HTTPFailure, opener_for, post_json
@@ -86,7 +86,7 @@ def parse_tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 @register_llm("openai")
-class OpenAILLM:
+class OpenAILLM(LLM):
     """Chat over HTTP with retries on 429/5xx and connection errors (exponential backoff)."""
 
     name = "openai"

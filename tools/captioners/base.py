@@ -2,8 +2,9 @@
 
 One method, ``describe(frames, timestamps, prompt, context) -> Caption``, serves both
 captioning a node and answering a question about it (clip QA = describe with the question as
-the prompt). Backends register by name; the registry rejects duplicates so two modules can
-never silently shadow each other. Heavy imports happen inside each backend's constructor with
+the prompt). Backends register by name in :data:`CAPTIONERS` (a
+:class:`videonav.tools.registry.Registry`, which rejects duplicates so two modules can never
+silently shadow each other). Heavy imports happen inside each backend's constructor with
 an error naming what to install, never at import time.
 """
 
@@ -17,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from videonav.memory.tree import Provenance
 from videonav.tools.config import CaptionerConfig
+from videonav.tools.registry import Registry
 
 
 class CaptionContext(BaseModel):
@@ -74,32 +76,15 @@ def describe_many(captioner: Captioner, requests: Sequence[CaptionRequest]) -> l
 
 
 CaptionerFactory = Callable[[CaptionerConfig], Captioner]
-_REGISTRY: dict[str, CaptionerFactory] = {}
-
-
-def register_captioner(name: str) -> Callable[[CaptionerFactory], CaptionerFactory]:
-    def deco(factory: CaptionerFactory) -> CaptionerFactory:
-        if name in _REGISTRY and _REGISTRY[name] is not factory:
-            raise ValueError(f"captioner backend {name!r} registered twice")
-        _REGISTRY[name] = factory
-        return factory
-    return deco
-
-
-_BUILTIN_MODULES = {
+CAPTIONERS: Registry[Captioner] = Registry("captioner.backend", {
     "classic": "videonav.tools.captioners.classic",
     "transformers": "videonav.tools.captioners.transformers",
     "vllm": "videonav.tools.captioners.vllm",
     "openai": "videonav.tools.captioners.openai",
-}
+})
+register_captioner = CAPTIONERS.register
 
 
 def make_captioner(cfg: CaptionerConfig) -> Captioner:
     """Build the configured backend (imports its module lazily)."""
-    import importlib
-
-    if cfg.backend not in _REGISTRY and cfg.backend in _BUILTIN_MODULES:
-        importlib.import_module(_BUILTIN_MODULES[cfg.backend])
-    if cfg.backend not in _REGISTRY:
-        raise ValueError(f"captioner.backend={cfg.backend!r} unknown; choose one of {sorted(_BUILTIN_MODULES)}")
-    return _REGISTRY[cfg.backend](cfg)
+    return CAPTIONERS.make(cfg.backend, cfg)
