@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "index": ("videonav.agent.cli.index", "build (and store) the caption tree of a video"),
     "chapters": ("videonav.agent.cli.chapters", "chapter titles and summaries from the caption tree"),
     "demo": ("videonav.agent.cli.demo", "launch the gradio demo"),
+    "search": ("videonav.agent.cli.search", "find where something was said or shown, across indexed videos"),
 }
 
 
@@ -41,6 +42,7 @@ PLUGIN_HELP = {"train": "train navigation policies (sft | grpo)"}
 
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
     parser = argparse.ArgumentParser(prog="videonav", description="Agentic understanding of hour-long videos.")
+    parser.add_argument("-V", "--version", action="store_true", help="print the version and exit")
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
     subs = {}
     for verb, (_, help_text) in commands().items():
@@ -50,6 +52,14 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.Argument
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] in (["--version"], ["-V"]):
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            print(f"videonav {version('videonav')}")
+        except PackageNotFoundError:
+            print("videonav (not installed as a distribution)")
+        return 0
     parser, subs = build_parser()
     verb = next((a for a in argv if not a.startswith("-")), None)
     cmds = commands()

@@ -250,6 +250,13 @@ def is_dense(timestamps: Sequence[float]) -> bool:
     return span <= DENSE_MAX_SPAN and span / (len(ts) - 1) <= DENSE_MAX_GAP
 
 
+def _has_decord() -> bool:
+    """decord is an optional speed-up (no wheels for macOS arm64 / Linux aarch64): PyAV reads everything without it."""
+    import importlib.util
+
+    return importlib.util.find_spec("decord") is not None
+
+
 class AutoReader:
     """Routes each read to decord (dense, short file) or PyAV (the rest); builds each on first use."""
 
@@ -269,7 +276,7 @@ class AutoReader:
         return sum(r.decode_seconds for r in (self._pyav, self._decord) if r is not None)
 
     def read(self, timestamps: Sequence[float], width: int | None = None) -> Frames:
-        if is_dense(timestamps) and self.info.duration <= DECORD_MAX_DURATION:
+        if is_dense(timestamps) and self.info.duration <= DECORD_MAX_DURATION and _has_decord():
             if self._decord is None:
                 self._decord = DecordReader(self.info)
             return self._decord.read(timestamps, width)
