@@ -15,6 +15,7 @@ from importlib import resources
 from typing import Any
 
 from videonav.agent.actions import LETTERS
+from videonav.memory.timefmt import clock
 from videonav.memory.tree import Node
 
 PROMPT_VERSION = "nav-v1"
@@ -40,17 +41,6 @@ def quote(text: str | None, limit: int = 600) -> str:
     if len(s) > limit:
         s = s[: limit - 1].rstrip() + "…"
     return f'"{s}"'
-
-
-def clock(seconds: float) -> str:
-    """
-    >>> clock(75.4), clock(3725)
-    ('01:15', '1:02:05')
-    """
-    s = int(round(seconds))
-    h, rem = divmod(s, 3600)
-    m, sec = divmod(rem, 60)
-    return f"{h}:{m:02d}:{sec:02d}" if h else f"{m:02d}:{sec:02d}"
 
 
 def node_line(node: Node, is_leaf: bool, limit: int = 600) -> str:

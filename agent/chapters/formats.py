@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from videonav.agent.chapters.build import Chapter, ChapterError, chapters_to_dict
-from videonav.agent.chapters.titles import clock
+from videonav.memory.timefmt import clock
 
 FORMATS = ("json", "md", "youtube", "webvtt", "ffmetadata")
 YOUTUBE_MIN_CHAPTERS = 3

@@ -24,6 +24,7 @@ import numpy as np
 from pydantic import BaseModel
 
 from videonav.agent.llm.base import LLM
+from videonav.memory.timefmt import clock
 from videonav.tools.embed import Embedder, ExtractiveSummariser, split_sentences
 
 PROMPT_VERSION = "chapter-v1"
@@ -32,17 +33,6 @@ PROMPT_VERSION = "chapter-v1"
 def load_prompt(name: str = "chapter.txt") -> Template:
     """The prompt template shipped in ``videonav/agent/prompts``."""
     return Template(resources.files("videonav.agent").joinpath("prompts", name).read_text(encoding="utf-8"))
-
-
-def clock(t: float) -> str:
-    """``mm:ss`` below an hour, ``h:mm:ss`` above.
-
-    >>> clock(75.4), clock(3725)
-    ('01:15', '1:02:05')
-    """
-    s = int(max(t, 0.0))
-    h, rem = divmod(s, 3600)
-    return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60:02d}:{rem % 60:02d}"
 
 
 _FILLER = re.compile(

@@ -7,8 +7,8 @@ import json
 import sys
 
 from videonav.agent.config import load_config
-from videonav.agent.prompts import clock
 from videonav.agent.result import AskResult
+from videonav.memory.timefmt import clock
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,7 +45,7 @@ def render(res: AskResult) -> str:
 def main(args: argparse.Namespace) -> int:
     from videonav.agent.runlog import save_run
     from videonav.agent.runtime import build_runtime
-    from videonav.agent.strategies import run_strategy
+    from videonav.agent.strategies import needs_llm, run_strategy
     from videonav.tools.text_source import TextTreeSource
 
     cfg = load_config(args.config, args.set + ([f"store.path={args.store}"] if args.store else []))
@@ -57,9 +57,7 @@ def main(args: argparse.Namespace) -> int:
             print("videonav ask: give VIDEO and QUESTION, or --tree FILE and QUESTION", file=sys.stderr)
             return 2
         video, question = args.args[0], " ".join(args.args[1:])
-    # the planner strategies use the configured LLM (planner.backend=none runs without one)
-    need_llm = args.strategy in ("navigate", "guided") or cfg.planner.answer_mode == "planner" or not args.options
-    rt = build_runtime(cfg, need_llm=need_llm)
+    rt = build_runtime(cfg, need_llm=needs_llm(args.strategy, cfg, args.options or []))
     if video is None:
         from videonav.agent.cli.tree import resolve_tree
 

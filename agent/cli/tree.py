@@ -6,9 +6,9 @@ import argparse
 import json
 
 from videonav.agent.config import load_config
-from videonav.agent.prompts import clock
 from videonav.memory.formats import load_any_tree, save_tree, tree_to_longvideor1
 from videonav.memory.store import Store
+from videonav.memory.timefmt import clock
 from videonav.memory.tree import CaptionTree
 
 
@@ -27,28 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def resolve_tree(source: str, store: Store, cfg_overrides: list[str] | None = None,
                  config: str | None = None) -> tuple[str | None, CaptionTree]:
-    """A tree from a store key, a tree/caption file, or an indexed video path."""
-    from pathlib import Path
+    """A tree from a store key, a tree/caption file, or an indexed video path (see ``videonav.agent.sources``)."""
+    from videonav.agent.sources import load_tree
 
-    if store.has_tree(source):
-        return source, store.load_tree(source)
-    p = Path(source)
-    if p.suffix.lower() == ".json" and p.exists():
-        got = load_any_tree(p)
-        if isinstance(got, CaptionTree):
-            return None, got
-        from videonav.tools.embed import make_embedder
-        from videonav.tools.text_source import text_tree
-
-        cfg = load_config(config, cfg_overrides)
-        return None, text_tree(p.stem.removesuffix("_cap"), got, cfg.tree, make_embedder(cfg.embedder), store)
-    if p.exists():
-        from videonav.tools.video.index import open_source  # type: ignore[attr-defined]
-
-        cfg = load_config(config, cfg_overrides)
-        src = open_source(p, cfg, store, lazy=True)
-        return getattr(src, "tree_key", None), src.tree
-    raise FileNotFoundError(f"{source}: not a tree key in {store.path}, a caption file or a video")
+    return load_tree(source, store, load_config(config, cfg_overrides))
 
 
 def show(tree: CaptionTree, depth: int = 99) -> str:

@@ -16,8 +16,8 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from videonav.agent.prompts import clock
 from videonav.agent.result import Span
+from videonav.memory.timefmt import clock
 from videonav.memory.tree import CaptionTree
 
 WIDTH = 1000  # SVG user units; the SVG scales to the panel's width

@@ -20,8 +20,8 @@ from videonav.agent.chapters.build import Chapter
 from videonav.agent.demo.app import EXPORT_EXT, STRATEGY_CHOICES, DemoService, Indexed, parse_options
 from videonav.agent.demo.timeline import empty_timeline, timeline_html
 from videonav.agent.errors import is_user_error
-from videonav.agent.prompts import clock
 from videonav.agent.result import AskResult
+from videonav.memory.timefmt import clock
 
 log = logging.getLogger(__name__)
 
