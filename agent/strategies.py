@@ -12,6 +12,7 @@ The baselines answer with the same option scorer (and the same LLM when
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -27,6 +28,20 @@ from videonav.memory.source import TreeSource
 from videonav.tools.embed import Embedder
 
 STRATEGIES = ("all-captions", "uniform-k", "search-k", "navigate", "guided")
+
+
+def needs_llm(strategy: str, cfg: RunConfig, options: Sequence[str]) -> bool:
+    """Whether ``strategy`` calls the planner LLM for this question (``planner.backend=none`` still runs without).
+
+    The planner strategies choose actions with it, ``answer_mode="planner"`` answers with it, and
+    an open question (no options) has no option scorer to fall back on.
+
+    >>> from videonav.agent.config import load_config
+    >>> cfg = load_config()
+    >>> needs_llm("search-k", cfg, ["a", "b"]), needs_llm("search-k", cfg, []), needs_llm("guided", cfg, ["a"])
+    (False, True, True)
+    """
+    return strategy in ("navigate", "guided") or cfg.planner.answer_mode == "planner" or not options
 
 
 def _truncate(reads: list[Read], max_tokens: int) -> list[Read]:

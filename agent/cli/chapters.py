@@ -60,26 +60,10 @@ def _tree_from_store(ref: str, store_path: Path | None) -> CaptionTree | None:
 
 
 def _tree_from_video(path: Path, cfg: RunConfig, store_path: Path | None) -> CaptionTree:
-    """Index the video fully (chapters need every unit captioned), reusing what the store has.
+    """Index the video fully (chapters need every unit captioned), reusing what the store has."""
+    from videonav.agent.sources import fully_indexed_tree
 
-    The indexer keeps its shot scan in the store's cache; its cuts become ``meta["shot_cuts"]``
-    so the segmenter can prefer boundaries on real cuts over forced leaf splits.
-    """
-    try:
-        from videonav.tools.video.index import index_video
-    except ImportError:
-        raise ChapterError("video indexing (videonav.tools.video.index) is not available in this build; "
-                           "index elsewhere and pass --tree FILE") from None
-    from videonav.memory.store import Store
-
-    with Store(store_path) as store:
-        result = index_video(path, store=store, video=cfg.video, tree=cfg.tree, captioner=cfg.captioner,
-                             embedder=cfg.embedder, lazy=False)
-        scan = store.cache_get(f"scan:{result.tree_key}") or {}
-    tree = result.tree
-    if isinstance(scan, dict) and isinstance(scan.get("cuts"), list):
-        tree.meta["shot_cuts"] = [float(c) for c in scan["cuts"]]
-    return tree
+    return fully_indexed_tree(path, cfg, store_path)
 
 
 def load_tree_for(args: argparse.Namespace, cfg: RunConfig, embedder: Any) -> CaptionTree:

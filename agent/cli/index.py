@@ -12,13 +12,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from videonav.agent.config import RunConfig, load_config, save_config
+from videonav.agent.config import RunConfig, load_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -77,29 +76,13 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
 
 
 def main(args: argparse.Namespace) -> int:
-    from videonav.memory.store import Store
-    from videonav.tools.captioners.base import make_captioner
-    from videonav.tools.video.index import index_video
-    from videonav.tools.video.probe import probe
+    from videonav.agent.sources import index_and_record
 
     cfg = build_config(args)
-    probe(args.video)  # a bad file or captioner config fails here, before a store file is even created
-    captioner = make_captioner(cfg.captioner)
     entities = [e.strip() for e in args.entities.split(",") if e.strip()]
-    started = time.time()
-    with Store(cfg.store.path) as store, progress_bar(not (args.no_progress or args.json)) as cb:
-        result = index_video(args.video, store=store, video=cfg.video, tree=cfg.tree, captioner=cfg.captioner,
-                             embedder=cfg.embedder, lazy=cfg.tree.lazy, subtitles=args.subtitles,
-                             entities=entities, captioner_impl=captioner, progress=cb)
-        stats = result.stats.as_dict()
-        run_id = f"index-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}-{result.tree_key[-8:]}"
-        summary = {"run_id": run_id, "video": str(args.video), "tree_key": result.tree_key,
-                   "video_id": result.tree.video_id, "store": str(store.path), "lazy": cfg.tree.lazy, **stats}
-        store.save_run(run_id, "index", result.tree_key, cfg.model_dump(mode="json"), summary, [])
-        runs = store.path.parent / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        save_config(cfg, runs / f"{run_id}.yaml")
-        summary["config"] = str(runs / f"{run_id}.yaml")
+    with progress_bar(not (args.no_progress or args.json)) as cb:
+        result, summary = index_and_record(args.video, cfg, subtitles=args.subtitles, entities=entities,
+                                           progress=cb)
     if args.json:
         print(json.dumps(summary, indent=1))
         return 0
@@ -108,8 +91,8 @@ def main(args: argparse.Namespace) -> int:
           f"captioned now {s.captioned_now}, already stored {s.captioned_before}, "
           f"left for later {s.uncaptioned}")
     print(f"  {s.video_seconds:.0f} s of video in {s.wall_seconds:.1f} s "
-          f"({stats['video_seconds_per_second']:.1f}x), scan {s.scan_seconds:.1f} s, "
+          f"({summary['video_seconds_per_second']:.1f}x), scan {s.scan_seconds:.1f} s, "
           f"decode {s.decode_seconds:.1f} s, "
           f"OCR {s.ocr_seconds:.1f} s, caption {s.caption_seconds:.1f} s, {s.frames_decoded} frames decoded")
-    print(f"  tree {result.tree_key} in {store.path}; run config {summary['config']}", file=sys.stdout)
+    print(f"  tree {result.tree_key} in {summary['store']}; run config {summary['config']}", file=sys.stdout)
     return 0
