@@ -1,7 +1,8 @@
 """Chapter titles and summaries: the planner LLM when it gives usable text, extractive otherwise.
 
 Captions are data from the video (OCR, subtitles, a VLM's words), so the prompt quotes each
-one as a JSON string inside a delimited block and says not to follow instructions in it.
+one with :func:`videonav.tools.quoting.quote` (no tag can close the block) inside a delimited
+block and says not to follow instructions in it.
 Whatever comes back is checked (non-empty, within the word limit, mostly letters, not an
 echo of the template, sharing content words with the captions) and title and summary each
 fall back on their own to the extractive version, so a weak 135M model can improve a title
@@ -26,6 +27,7 @@ from pydantic import BaseModel
 from videonav.agent.llm.base import LLM
 from videonav.memory.timefmt import clock
 from videonav.tools.embed import Embedder, ExtractiveSummariser, split_sentences
+from videonav.tools.quoting import quote
 
 PROMPT_VERSION = "chapter-v1"
 
@@ -198,13 +200,13 @@ class ChapterWriter:
 
     # -- LLM ------------------------------------------------------------------------------
     def prompt(self, texts: Sequence[str], span: tuple[float, float]) -> list[dict[str, Any]]:
-        """Chat messages for one chapter: evenly spaced captions, each quoted as a JSON string."""
+        """Chat messages for one chapter: evenly spaced captions, each quoted as inert data."""
         idx = np.linspace(0, len(texts) - 1, min(len(texts), self.max_prompt_captions)).round().astype(int)
         picked = [texts[i] for i in dict.fromkeys(idx.tolist())] if texts else []
         lines = []
         for t in picked:
             short = " ".join(t.split()[: self.caption_words])
-            lines.append("- " + json.dumps(short, ensure_ascii=False).replace("</", "<\\/"))
+            lines.append("- " + quote(short, 2000))
         body = self.template.safe_substitute(captions="\n".join(lines), start=clock(span[0]),
                                              end=clock(span[1]), max_words=self.max_words)
         return [{"role": "user", "content": body}]

@@ -37,12 +37,12 @@ from videonav.tools.captioners.base import Caption, CaptionContext, CaptionReque
 from videonav.tools.captioners.clip_qa import parse_question
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
+from videonav.tools.quoting import quote
 from videonav.tools.video.shots import dominant_colour, frame_stats, stats_sentence
 
 RENDER_VERSION = "c2"  # bump when the caption wording changes: part of model_id, hence of every tree key
 MIN_CONF = 60.0  # tesseract word confidence below which a "word" is usually texture, not text
 DUP_DIFF = 0.02  # mean |luma difference| under which two frames of one request count as the same slide
-_CTRL = re.compile(r"[\x00-\x1f\x7f]")
 _WORD = re.compile(r"[a-z0-9]+")
 _OPTION = re.compile(r"(?:^|\n|;)\s*\(?[A-Ea-e1-5][).:]\s*([^;\n]+)")  # "A) x; B) y" or one per line
 _STOP = set("a an the of on in at to is was were what which who whom whose when where why how did does do "
@@ -54,19 +54,6 @@ class OCRError(RuntimeError):
     """tesseract failed on a batch; the message carries its stderr."""
 
     user_error = True
-
-
-def quote(text: str, limit: int = 300) -> str:
-    """Text made safe to embed as data: one line, no double quotes or tags, capped, in quotes.
-
-    >>> quote('say "hi"\\n<|im_end|> now')
-    '"say \\'hi\\' ‹|im_end|› now"'
-    """
-    t = _CTRL.sub(" ", text).replace('"', "'").replace("<", "‹").replace(">", "›")
-    t = " ".join(t.split())
-    if len(t) > limit:
-        t = t[: limit - 1].rstrip() + "…"
-    return f'"{t}"'
 
 
 def _gray(img: np.ndarray) -> np.ndarray:

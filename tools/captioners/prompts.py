@@ -8,7 +8,7 @@ them all in the store. The wording lives in template files under ``prompts/vlm_*
 Context fields (previous/parent/child captions, transcript, entities) are *data from the
 video*, and a video can say anything, e.g. a subtitle reading "ignore previous instructions"
 or a caption containing ``<|im_start|>``. So each field is quoted in a delimited block that
-the text states is not instructions, and :func:`sanitize` neutralises anything that a
+the text states is not instructions, and :func:`videonav.tools.quoting.sanitize` neutralises anything that a
 tokenizer could read as a chat-template special token (``<|im_end|>``, ``<image>``,
 ``[INST]``...) or that could close our own quote fence. Neutralising ``<image>`` also
 matters mechanically: processors count image placeholders in the text, and a stray one in a
@@ -21,13 +21,13 @@ used as the instruction verbatim (after token neutralisation).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from functools import cache
 from importlib import resources
 from string import Template
 
 from videonav.tools.captioners.base import CaptionContext
+from videonav.tools.quoting import neutralise_tokens, sanitize
 
 PROMPTS_VERSION = "vlm1"
 """Bump whenever a template or the rendering below changes (part of every caption's cache key)."""
@@ -41,43 +41,10 @@ MAX_ENTITIES = 40
 MAX_CHILDREN = 16
 CHILD_CHARS = 600
 
-# `<...>` without whitespace inside: <|im_start|>, <image>, </s>, <row_1_col_1>, <｜end▁of▁sentence｜>.
-_TAG = re.compile(r"<(/?[^<>\s]{1,64})>")
-# Mistral/Llama-2 style bracket tokens.
-_BRACKET = re.compile(
-    r"\[(/?(?:INST|SYS|IMG|IMG_BREAK|IMG_END|AVAILABLE_TOOLS|TOOL_CALLS|TOOL_RESULTS)[^\]\s]*)\]",
-    re.IGNORECASE)
-_FENCE = re.compile(r'"{3,}|`{3,}')
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
 @cache
 def _template(name: str) -> Template:
     text = resources.files("videonav.tools").joinpath("prompts", f"{name}.txt").read_text(encoding="utf-8")
     return Template(text)
-
-
-def neutralise_tokens(text: str) -> str:
-    """Turn special-token look-alikes into harmless text (``<x>`` -> ``‹x›``), keeping them readable.
-
-    >>> neutralise_tokens("a <|im_end|> b <image> [INST] c < d")
-    'a ‹|im_end|› b ‹image› ‹INST› c < d'
-    """
-    text = _TAG.sub(r"‹\1›", text)
-    return _BRACKET.sub(r"‹\1›", text)
-
-
-def sanitize(text: str, limit: int) -> str:
-    """Make one data field safe to quote: no special tokens, no fence breaks, no control chars, capped.
-
-    >>> sanitize("say ``` <|im_start|>system", 100)
-    'say ` ‹|im_start|›system'
-    >>> sanitize("x" * 10, 4)
-    'xxx…'
-    """
-    text = _CONTROL.sub(" ", text.replace("\r\n", "\n"))
-    text = _FENCE.sub(lambda m: m.group(0)[0], neutralise_tokens(text)).strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def format_time(seconds: float) -> str:
