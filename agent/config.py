@@ -8,7 +8,7 @@ for ``top_k``) is an error instead of a silently ignored setting.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -113,28 +113,63 @@ def parse_override(item: str) -> dict[str, Any]:
     return val  # type: ignore[no-any-return]
 
 
-def load_config(path: Path | str | None = None, overrides: dict[str, Any] | list[str] | None = None) -> RunConfig:
-    """defaults < YAML file < overrides (a nested dict, or ``section.key=value`` strings)."""
+def _nest(overrides: dict[str, Any] | list[str] | None) -> dict[str, Any]:
+    """Overrides as one nested dict: ``section.key=value`` strings, dotted keys (``None`` values
+    skipped: an unset CLI flag) or an already nested dict."""
+    out: dict[str, Any] = {}
+    if isinstance(overrides, list):
+        for item in overrides:
+            out = _merge(out, parse_override(item))
+        return out
+    for k, v in (overrides or {}).items():
+        if v is None:
+            continue
+        for part in reversed(k.split(".")[1:]):
+            v = {part: v}
+        out = _merge(out, {k.split(".")[0]: v})
+    return out
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_model(cls: type[M], path: Path | str | None = None,
+               overrides: dict[str, Any] | list[str] | None = None, what: str = "config") -> M:
+    """The one YAML config loader: defaults < YAML file < overrides, errors that name the key.
+
+    Used for :class:`RunConfig` and for the training configs in ``videonav.rl`` alike, so the
+    file checks, the override syntax and the messages are the same for every command.
+    ``what`` names the file kind in messages ("config", "training config").
+    """
     data: dict[str, Any] = {}
     if path:
         try:
             loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
-            raise ConfigError(f"config file {path} not found") from None
+            raise ConfigError(f"{what} file {path} not found") from None
+        except OSError as e:
+            raise ConfigError(f"cannot read {what} file {path}: {e}") from None
         except yaml.YAMLError as e:
-            raise ConfigError(f"config file {path} is not valid YAML: {e}") from None
+            raise ConfigError(f"{what} file {path} is not valid YAML: {e}") from None
         if not isinstance(loaded, dict):
-            raise ConfigError(f"config file {path} must hold a mapping of sections")
+            raise ConfigError(f"{what} file {path} must hold a mapping of sections")
         data = loaded
-    if isinstance(overrides, list):
-        for item in overrides:
-            data = _merge(data, parse_override(item))
-    elif overrides:
-        data = _merge(data, overrides)
+    data = _merge(data, _nest(overrides))
     try:
-        return RunConfig.model_validate(data)
+        return cls.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(f"invalid config{f' in {path}' if path else ''}: {e}") from None
+        raise ConfigError(f"invalid {what}{f' in {path}' if path else ''}: {e}") from None
+
+
+def load_config(path: Path | str | None = None, overrides: dict[str, Any] | list[str] | None = None) -> RunConfig:
+    """defaults < YAML file < overrides (a nested dict, dotted keys, or ``section.key=value`` strings).
+
+    >>> load_config(overrides=["budget.max_rounds=3"]).budget.max_rounds
+    3
+    >>> load_config(overrides={"budget.max_rounds": 4, "seed": None}).budget.max_rounds
+    4
+    """
+    return load_model(RunConfig, path, overrides)
 
 
 def save_config(cfg: RunConfig, path: Path | str) -> None:

@@ -12,10 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from videonav.agent.config import ConfigError
+from videonav.agent.config import load_model
 
 CPU_TRAINER_DEFAULTS: dict[str, Any] = {
     "bf16": False,
@@ -106,24 +105,7 @@ class SFTRunConfig(_Frozen):
 def load_run_config(
     cls: type[BaseModel], path: Path | str | None, overrides: dict[str, Any] | None = None
 ) -> Any:
-    """defaults < YAML file < overrides (CLI flags), with errors that name the key."""
-    data: dict[str, Any] = {}
-    if path:
-        try:
-            data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"cannot read training config {path}: {e}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"training config {path} must hold a mapping")
-    for k, v in (overrides or {}).items():
-        if v is None:
-            continue
-        cur: dict[str, Any] = data
-        *parents, last = k.split(".")
-        for p in parents:
-            cur = cur.setdefault(p, {})
-        cur[last] = v
-    try:
-        return cls.model_validate(data)
-    except ValidationError as e:
-        raise ConfigError(f"invalid training config{f' {path}' if path else ''}: {e}") from None
+    """defaults < YAML file < overrides (CLI flags as dotted keys; ``None`` = flag not given).
+
+    The same loader as ``RunConfig``'s (:func:`videonav.agent.config.load_model`)."""
+    return load_model(cls, path, overrides, what="training config")
