@@ -4,9 +4,11 @@ TRL turns every public method of the environment into a tool: its schema comes f
 method's signature and docstring, the model's ``<tool_call>`` is parsed by TRL and the method
 is called, its return string becomes the ``tool`` turn. So the methods here carry exactly the
 names, parameters and docstrings of the stubs in :mod:`videonav.agent.actions` (copied, not
-retyped: the prompt the policy trains on is the prompt it is evaluated on), and each one
-delegates to :func:`videonav.agent.observe.observe` on a planner :class:`Episode`: the same
-observations, the same corrective messages for illegal actions, the same caption budget.
+retyped: the prompt the policy trains on is the prompt it is evaluated on), and each one is
+:meth:`videonav.agent.episode.Episode.apply` on the evaluation's own :class:`Episode`: the
+same observations, the same corrective messages for actions evaluation would not take
+(``legal_actions()``), the same budgets (all but wall-clock seconds, which a GRPO batch's
+timing would make meaningless).
 
 The environment also measures what rewards need and the messages cannot show: the spans read
 (for grounding on unions), tool calls made (for the cost term), and which option the option
@@ -23,11 +25,8 @@ import numpy as np
 from videonav.agent import actions as stubs
 from videonav.agent.actions import Action, normalise_node_id, option_index
 from videonav.agent.config import RunConfig
-from videonav.agent.evaluation.datasets import Question
-from videonav.agent.observe import Read, observe
-from videonav.agent.planner import Episode
+from videonav.agent.episode import Episode
 from videonav.memory.tree import CaptionTree
-from videonav.rl.trajectories import start_episode
 from videonav.tools.embed import Embedder
 from videonav.tools.text_source import TextTreeSource
 
@@ -51,32 +50,19 @@ class NavigationEnv:
         self._ctx = ctx
         self._ep: Episode | None = None
         self._source: TextTreeSource | None = None
-        self._tree: CaptionTree | None = None
+        self._opening = 0
         self._choice: int | None = None
         self._choice_done = False
-        self.visited: list[tuple[float, float]] = []
-        self.calls = 0
-        self.invalid = 0
-        self.captions_read = 0
         self.answer_index: int | None = None
         self.done = False
 
     # -- TRL protocol ----------------------------------------------------------------------------
     def reset(self, **row: Any) -> str | None:
         """Start the row's question; the prompt column already holds the opening turns."""
-        q = Question(
-            qid=str(row.get("qid", "")),
-            video=str(row["video"]),
-            question=str(row["question"]),
-            options=list(row.get("options") or []),
-            truth=row.get("truth"),
-        )
-        self._tree = self._ctx.tree_of(q.video)
-        self._source = TextTreeSource(self._tree, self._ctx.embedder, self._ctx.cfg.planner.inspect_lines)
-        self._ep, top = start_episode(self._tree, q)
-        self._ep.reads.extend(top)
-        self.captions_read = len(top)
-        self.visited, self.calls, self.invalid = [], 0, 0
+        tree: CaptionTree = self._ctx.tree_of(str(row["video"]))
+        self._source = TextTreeSource(tree, self._ctx.embedder, self._ctx.cfg.planner.inspect_lines)
+        self._ep = Episode.start(self._source, str(row["question"]), list(row.get("options") or []), self._ctx.cfg)
+        self._opening = len(self._ep.reads)
         self.answer_index, self.done = None, False
         self._choice, self._choice_done = None, False
         return None
@@ -94,9 +80,14 @@ class NavigationEnv:
         return self._act(Action(name="search", query=str(query)[:500]))
 
     def answer(self, answer: str, confidence: float) -> str:
-        ep = self._episode()
+        ep = self.episode
         if self.done:
             return OVER
+        try:
+            conf: float | None = float(confidence)
+        except (TypeError, ValueError):
+            conf = None
+        ep.apply(Action(name="answer", answer=str(answer), confidence=conf), self._src(), self._ctx.embedder)
         self.done = True
         self.answer_index = option_index(str(answer), ep.options)
         return "Answer recorded."
@@ -106,7 +97,32 @@ class NavigationEnv:
     search.__doc__ = stubs.search.__doc__
     answer.__doc__ = stubs.answer.__doc__
 
-    # -- measurements for rewards ------------------------------------------------------------------
+    # -- measurements for rewards (read from the episode: one bookkeeping for eval and training) --
+    @property
+    def episode(self) -> Episode:
+        """The current :class:`Episode` (reads, cost, stop reason, legal actions)."""
+        if self._ep is None:
+            raise RuntimeError("NavigationEnv.reset(**row) must be called before any tool")
+        return self._ep
+
+    @property
+    def calls(self) -> int:
+        """Tool calls made (valid or refused; ``answer`` excluded): the cost term's count."""
+        return 0 if self._ep is None else self._ep.cost.total_tool_calls + self._ep.cost.invalid_actions
+
+    @property
+    def invalid(self) -> int:
+        return 0 if self._ep is None else self._ep.cost.invalid_actions
+
+    @property
+    def captions_read(self) -> int:
+        return 0 if self._ep is None else self._ep.cost.captions_read
+
+    @property
+    def visited(self) -> list[tuple[float, float]]:
+        """Spans read by the policy's own tool calls (the opening top level excluded)."""
+        return [] if self._ep is None else [(r.start, r.end) for r in self._ep.reads[self._opening:]]
+
     @property
     def reads_choice(self) -> int | None:
         """The option the option scorer picks from everything read (None without scorer/options)."""
@@ -119,30 +135,18 @@ class NavigationEnv:
         return self._choice
 
     # -- internals ---------------------------------------------------------------------------------
-    def _episode(self) -> Episode:
-        if self._ep is None:
-            raise RuntimeError("NavigationEnv.reset(**row) must be called before any tool")
-        return self._ep
+    def _src(self) -> TextTreeSource:
+        assert self._source is not None
+        return self._source
 
     def _act(self, act: Action) -> str:
-        ep = self._episode()
-        assert self._source is not None
+        """Apply ``act`` to the episode exactly as evaluation would: an action that is not legal
+        now (over a budget, or structurally wrong) gets the same corrective observation."""
+        ep = self.episode
         if self.done:
             return OVER
-        if self.captions_read >= self._ctx.cfg.budget.max_captions:
-            return "Out of budget: no more captions can be read. Call answer now."
-        obs, reads, err = observe(act, ep, self._source, self._ctx.cfg, self._ctx.embedder)
-        self.calls += 1
-        self._choice_done = False
-        if err:
-            self.invalid += 1
-            return obs
-        self._record(reads)
-        return obs
-
-    def _record(self, reads: list[Read]) -> None:
-        assert self._ep is not None
-        self._ep.reads.extend(reads)
-        self._ep.cost.captions_read += len(reads)
-        self.captions_read += len(reads)
-        self.visited.extend((r.start, r.end) for r in reads)
+        step = ep.apply(act, self._src(), self._ctx.embedder)
+        ep.close_if_exhausted(clock=False)  # evaluation would stop here; only answer stays legal
+        if step.reads:
+            self._choice_done = False
+        return step.observation

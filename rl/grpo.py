@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from videonav.agent.config import RunConfig
+from videonav.agent.episode import opening_messages
 from videonav.agent.evaluation.datasets import Question
 from videonav.memory.tree import CaptionTree
 from videonav.rl import rewards as R
@@ -28,7 +29,6 @@ from videonav.rl.env import EnvContext, NavigationEnv
 from videonav.rl.grpo_config import GRPORunConfig, RewardWeights
 from videonav.rl.sft import last_checkpoint, load_policy, lora_config, save_policy
 from videonav.rl.sft_config import CPU_TRAINER_DEFAULTS
-from videonav.rl.trajectories import start_episode
 
 
 def prompt_rows(questions: Sequence[Question], tree_of: Any) -> list[dict[str, Any]]:
@@ -36,10 +36,9 @@ def prompt_rows(questions: Sequence[Question], tree_of: Any) -> list[dict[str, A
     rows = []
     for q in questions:
         tree: CaptionTree = tree_of(q.video)
-        ep, _ = start_episode(tree, q)
         rows.append(
             {
-                "prompt": ep.messages,
+                "prompt": opening_messages(tree, q.question, q.options),
                 "video": q.video,
                 "qid": q.qid,
                 "question": q.question,

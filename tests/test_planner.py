@@ -5,10 +5,10 @@ import json
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scripted import ScriptedLLM
 
 from textfix import MaxCosScorer, small_tree
 from videonav.agent.config import load_config
-from videonav.agent.llm.base import ScriptedLLM
 from videonav.agent.planner import Planner
 from videonav.tools.embed import HashingEmbedder
 from videonav.tools.text_source import TextTreeSource

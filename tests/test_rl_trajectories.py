@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 from rl_fixtures import questions, small_tree
+from scripted import ScriptedLLM
 
 from videonav.agent.actions import Action, parse_action
 from videonav.agent.config import load_config
-from videonav.agent.llm.base import ScriptedLLM
+from videonav.agent.episode import Episode
 from videonav.agent.observe import observe
-from videonav.agent.planner import Episode
 from videonav.agent.prompts import messages_for
 from videonav.memory.tree import ROOT
 from videonav.rl.data import DataPaths, load_split
@@ -34,11 +34,8 @@ CFG = load_config(overrides=["embedder.model=hashing"])
 
 def _replay(tree, q, messages):  # noqa: ANN001, ANN202
     """Re-run the assistant turns through observe(); returns the tool contents it produces."""
-    top = [tree.node(c.id) for c in tree.children(ROOT)]
-    ep = Episode(question=q.question, options=q.options, query=q.question + " " + " ".join(q.options),
-                 messages=[], visible=[n.id for n in top])
-    ep.cost.captions_read = len(top)
     src = TextTreeSource(tree, EMB, CFG.planner.inspect_lines)
+    ep = Episode.start(src, q.question, q.options, CFG)
     out = []
     for m in messages:
         if m["role"] == "assistant":
