@@ -35,21 +35,22 @@ def main() -> int:
     from videonav.agent.evaluation.datasets import load_videonav
     from videonav.agent.evaluation.harness import evaluate, format_table, summarise
     from videonav.agent.runtime import build_runtime
+    from videonav.agent.strategies import needs_llm
     from videonav.tools.video.index import open_source
 
     video = Path(args.video)
     qpath = Path(args.questions) if args.questions else video.with_suffix(".questions.json")
     questions = load_videonav(qpath, video=str(video))[: args.limit]
     cfg = load_config(overrides=[f"store.path={args.store}", "tree.lazy=true", *args.set])
+    strategies = args.strategies.split(",")
     t0 = time.perf_counter()
-    rt = build_runtime(cfg, need_llm=cfg.planner.backend != "none")
+    rt = build_runtime(cfg, need_llm=any(needs_llm(s, cfg, q.options) for s in strategies for q in questions))
     load_s = time.perf_counter() - t0
     t1 = time.perf_counter()
     source = open_source(video, cfg, rt.store, lazy=True)
     open_s = time.perf_counter() - t1
     print(f"{len(questions)} questions on {video.name}; models {load_s:.1f} s; tree opened/top levels captioned "
           f"in {open_s:.1f} s; planner={cfg.planner.backend}", flush=True)
-    strategies = args.strategies.split(",")
     recs = evaluate(questions, lambda _v: source, strategies, cfg, rt.llm, rt.embedder, rt.scorer, args.k,
                     args.output, lambda d, n, m: print(f"{d}/{n} {m}", file=sys.stderr, flush=True))
     rows = summarise(recs)

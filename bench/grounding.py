@@ -38,6 +38,7 @@ def main() -> int:
     from videonav.agent.evaluation.datasets import load_nextgqa
     from videonav.agent.evaluation.harness import evaluate, format_table, summarise
     from videonav.agent.runtime import build_runtime
+    from videonav.agent.strategies import needs_llm
     from videonav.memory.formats import CaptionSource
     from videonav.memory.split import split_of
     from videonav.tools.text_source import TextTreeSource, text_tree
@@ -48,12 +49,12 @@ def main() -> int:
         return 2
     cfg = load_config(overrides=[f"store.path={args.store}", *args.set])
     strategies = args.strategies.split(",")
-    rt = build_runtime(cfg, need_llm="navigate" in strategies or cfg.planner.backend != "none")
     src = CaptionSource(data / "nextqa" / "captions_1fps.zip")
     have = set(src.ids())
     qs = [q for q in load_nextgqa(data / "nextgqa" / "val.csv", data / "nextgqa" / "gsub_val.json")
           if q.video in have and q.evidence and (args.split == "all" or split_of(q.video) == args.split)]
     qs = random.Random(args.seed).sample(qs, min(args.limit, len(qs)))
+    rt = build_runtime(cfg, need_llm=any(needs_llm(s, cfg, q.options) for s in strategies for q in qs))
     print(f"{len(qs)} NExT-GQA {args.split} questions, seed {args.seed}; planner={cfg.planner.backend}; "
           f"budget {cfg.budget.max_captions} captions; k={args.k}")
 

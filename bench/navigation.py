@@ -76,6 +76,7 @@ def main() -> int:
     from videonav.agent.evaluation.datasets import load_nextqa
     from videonav.agent.evaluation.harness import evaluate, format_table, summarise
     from videonav.agent.runtime import build_runtime
+    from videonav.agent.strategies import needs_llm
     from videonav.memory.formats import CaptionSource
     from videonav.memory.split import split_of
     from videonav.tools.text_source import TextTreeSource, text_tree
@@ -86,14 +87,13 @@ def main() -> int:
         return 2
     cfg = load_config(overrides=[f"store.path={args.store}", *args.set])
     strategies = args.strategies.split(",")
-    need_llm = "navigate" in strategies or cfg.planner.backend != "none"
-    t0 = time.perf_counter()
-    rt = build_runtime(cfg, need_llm=need_llm)
-    load_s = time.perf_counter() - t0
     src = CaptionSource(data / "nextqa" / "captions_1fps.zip")
     have = set(src.ids())
     dev = [q for q in load_nextqa(data / "nextqa" / "val.csv") if split_of(q.video) == "dev" and q.video in have]
     qs = random.Random(args.seed).sample(dev, min(args.limit, len(dev)))
+    t0 = time.perf_counter()
+    rt = build_runtime(cfg, need_llm=any(needs_llm(s, cfg, q.options) for s in strategies for q in qs))
+    load_s = time.perf_counter() - t0
     print(f"{len(qs)} dev questions, seed {args.seed}; models loaded in {load_s:.1f} s; "
           f"planner={cfg.planner.backend} decoding={cfg.planner.decoding}; budget: {cfg.budget.max_captions} captions")
     for which in args.sets.split(","):

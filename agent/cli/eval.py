@@ -62,9 +62,9 @@ def main(args: argparse.Namespace) -> int:
     if args.limit and args.limit < len(questions):
         questions = random.Random(args.seed).sample(questions, args.limit)
     strategies = [s.strip() for s in args.strategy.split(",") if s.strip()]
-    need_llm = "navigate" in strategies or cfg.planner.answer_mode == "planner" or (
-        cfg.planner.backend != "none" and cfg.planner.decoding == "constrained" and "guided" in strategies)
-    rt = build_runtime(cfg, need_llm=need_llm)
+    from videonav.agent.strategies import needs_llm
+
+    rt = build_runtime(cfg, need_llm=any(needs_llm(s, cfg, q.options) for s in strategies for q in questions))
 
     def source_for(video: str):  # noqa: ANN202
         if captions is not None:

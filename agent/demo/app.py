@@ -236,7 +236,7 @@ class DemoService:
         """One question through the chosen strategy; the run is saved like ``videonav ask`` saves it."""
         from videonav.agent.actions import LETTERS
         from videonav.agent.runlog import save_run
-        from videonav.agent.strategies import run_strategy
+        from videonav.agent.strategies import needs_llm, run_strategy
         from videonav.tools.video.index import open_source
 
         if state is None:
@@ -250,7 +250,7 @@ class DemoService:
             raise DemoError(f"give no options (free answer) or 2 to {len(LETTERS)} options, one per line")
         if strategy not in STRATEGY_CHOICES:
             raise DemoError(f"unknown strategy {strategy!r}")
-        need_llm = strategy == "navigate" or self.cfg.planner.answer_mode == "planner" or not options
+        need_llm = needs_llm(strategy, self.cfg, options)  # as `videonav ask` decides (guided: the LLM gate)
         with self._lock:
             emb, scorer, llm = self.runtime(need_llm)
             source = open_source(state.video, self.cfg, self.store, lazy=True)
