@@ -1,7 +1,7 @@
 """``RunConfig``: one frozen, nested pydantic model per run; defaults < YAML < CLI flags.
 
 Sections come from the layer that owns them (memory: tree/store; tools: video/captioner/
-embedder; agent: planner/budget). ``extra="forbid"`` everywhere, so a misspelt key (``topk``
+embedder; agent: planner/budget/chapters). ``extra="forbid"`` everywhere, so a misspelt key (``topk``
 for ``top_k``) is an error instead of a silently ignored setting.
 """
 
@@ -72,6 +72,27 @@ class BudgetConfig(_Frozen):
     max_captions: int = Field(12, ge=1, description="caption texts put in front of the planner")
 
 
+class ChapterConfig(_Frozen):
+    """How chapters are cut and written (``chapters.*``; every flag of ``videonav chapters`` maps here,
+    so ``--set chapters.penalty=...`` reaches the settings that have no flag of their own)."""
+
+    count: int | None = Field(None, ge=1, description="chapters wanted; None = automatic")
+    min_chapters: int = Field(1, ge=1, description="automatic count: at least this many (3 for YouTube)")
+    max_chapters: int = Field(20, ge=1, description="automatic count: at most this many")
+    min_seconds: float = Field(10.0, ge=0, description="shortest chapter (YouTube requires 10 s)")
+    level: int | None = Field(None, ge=1, description="tree level whose nodes are the units; None = leaves")
+    penalty: float | None = Field(None, gt=0, description="automatic count: scatter a new chapter must "
+                                                         "explain (per block weight); None = per embedder")
+    caption_weight: float = Field(1.0, ge=0, description="weight of caption embeddings")
+    transcript_weight: float = Field(0.5, ge=0, description="weight of transcript embeddings")
+    shot_bonus: float = Field(0.5, ge=0, description="cost credit for a cut on a shot cut (scatter units)")
+    sections: bool = Field(False, description="also split each chapter into sections")
+    section_min_seconds: float = Field(10.0, ge=0, description="shortest section")
+    max_sections: int = Field(6, ge=2, description="sections per chapter at most")
+    title_words: int = Field(8, ge=1, description="title length limit (words)")
+    summary_sentences: int = Field(2, ge=1, description="extractive summary length")
+
+
 class RunConfig(_Frozen):
     """Everything one run depends on; saved beside its trace."""
 
@@ -81,6 +102,7 @@ class RunConfig(_Frozen):
     embedder: EmbedderConfig = EmbedderConfig()
     planner: PlannerConfig = PlannerConfig()
     budget: BudgetConfig = BudgetConfig()
+    chapters: ChapterConfig = ChapterConfig()
     store: StoreConfig = StoreConfig()
     seed: int = Field(0, description="sampling seed")
 

@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from scripted import ScriptedLLM
 
 from videonav.agent.chapters import build as chapters
 from videonav.agent.chapters import formats as chapter_format
@@ -26,7 +27,7 @@ from videonav.agent.chapters.formats import (
 )
 from videonav.agent.chapters.metrics import boundary_pr, segment_f1_avg
 from videonav.agent.chapters.titles import ChapterWriter, parse_reply
-from videonav.agent.llm.base import ScriptedLLM
+from videonav.agent.config import load_config
 from videonav.memory.builders import build_from_timed_text
 from videonav.memory.tree import CaptionTree, TimedText
 from videonav.tools.embed import ExtractiveSummariser, HashingEmbedder
@@ -259,6 +260,37 @@ def test_cli_formats(tmp_path: Path, fmt: str) -> None:
         assert len(json.loads(text)["chapters"]) == 4
     elif fmt == "youtube":
         assert text.startswith("00:00 ") and len(text.strip().splitlines()) == 4
+
+
+def _cli_json(tmp_path: Path, *extra: str) -> dict:
+    from videonav.agent.cli import main
+    from videonav.memory.formats import save_tree
+
+    path = tmp_path / "tree.json"
+    save_tree(composite()[0], path)
+    out = tmp_path / "chapters.json"
+    rc = main(["chapters", "--tree", str(path), "-o", str(out), "--titles", "extractive",
+               "--set", "embedder.model=hashing", *extra])
+    assert rc == 0
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def test_set_chapters_reaches_the_chapter_config(tmp_path: Path) -> None:
+    """``--set chapters.x=...`` works like every other section; the flags override it."""
+    assert len(_cli_json(tmp_path, "--set", "chapters.count=2")["chapters"]) == 2
+    assert len(_cli_json(tmp_path, "--set", "chapters.count=2", "--count", "3")["chapters"]) == 3
+    doc = _cli_json(tmp_path, "--set", "chapters.count=2", "--set", "chapters.title_words=2")
+    assert all(len(c["title"].split()) <= 2 for c in doc["chapters"])
+    assert load_config(overrides=["chapters.sections=true"]).chapters.sections is True
+
+
+def test_bad_chapters_setting_is_one_line_naming_the_key(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    from videonav.agent.cli import main
+
+    assert main(["chapters", "--tree", str(tmp_path / "x.json"), "--set", "chapters.max_sections=1"]) == 1
+    err = capsys.readouterr().err
+    assert "chapters.max_sections" in err and "Traceback" not in err
 
 
 def test_cli_reports_missing_input(capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from videonav.agent.chapters.segment import feasible, optimal_cuts, penalised_cuts, segment_costs
 from videonav.agent.chapters.titles import ChapterWriter
+from videonav.agent.config import ChapterConfig
 from videonav.memory.tree import CaptionTree, Node, TreeError
 from videonav.tools.embed import Embedder
 
@@ -49,27 +50,6 @@ class Chapter(BaseModel):
     @property
     def duration(self) -> float:
         return self.end - self.start
-
-
-class ChapterConfig(BaseModel):
-    """How chapters are cut and written; every CLI flag of ``videonav chapters`` maps here."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    count: int | None = Field(None, ge=1, description="chapters wanted; None = automatic")
-    min_chapters: int = Field(1, ge=1, description="automatic count: at least this many (3 for YouTube)")
-    max_chapters: int = Field(20, ge=1, description="automatic count: at most this many")
-    min_seconds: float = Field(10.0, ge=0, description="shortest chapter (YouTube requires 10 s)")
-    level: int | None = Field(None, ge=1, description="tree level whose nodes are the units; None = leaves")
-    penalty: float | None = Field(None, gt=0, description="automatic count: scatter a new chapter must "
-                                                         "explain (per block weight); None = per embedder")
-    caption_weight: float = Field(1.0, ge=0, description="weight of caption embeddings")
-    transcript_weight: float = Field(0.5, ge=0, description="weight of transcript embeddings")
-    shot_bonus: float = Field(0.5, ge=0, description="cost credit for a cut on a shot cut (scatter units)")
-    sections: bool = Field(False, description="also split each chapter into sections")
-    section_min_seconds: float = Field(10.0, ge=0, description="shortest section")
-    max_sections: int = Field(6, ge=2, description="sections per chapter at most")
-    title_words: int = Field(8, ge=1, description="title length limit (words)")
-    summary_sentences: int = Field(2, ge=1, description="extractive summary length")
 
 
 def units_of(tree: CaptionTree, level: int | None = None) -> list[Node]:

@@ -14,10 +14,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from videonav.agent.chapters.build import ChapterConfig, ChapterError, make_chapters
+from videonav.agent.chapters.build import ChapterError, make_chapters
 from videonav.agent.chapters.formats import FORMATS, render
 from videonav.agent.chapters.titles import ChapterWriter
-from videonav.agent.config import RunConfig, load_config
+from videonav.agent.config import ChapterConfig, RunConfig, load_config
 from videonav.memory.tree import CaptionTree
 
 
@@ -27,10 +27,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--store", type=Path, help="SQLite store (default: store.path from the config)")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
     p.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
-    p.add_argument("--count", type=int, help="number of chapters (default: automatic)")
-    p.add_argument("--min-seconds", type=float, default=10.0, help="shortest chapter in seconds")
-    p.add_argument("--level", type=int, help="tree level whose nodes are the units (default: leaves)")
-    p.add_argument("--sections", action="store_true", help="also split chapters into sections")
+    p.add_argument("--count", type=int, help="number of chapters (chapters.count; default: automatic)")
+    p.add_argument("--min-seconds", type=float, help="shortest chapter in seconds (chapters.min_seconds, 10)")
+    p.add_argument("--level", type=int, help="tree level whose nodes are the units (chapters.level; default: "
+                                             "leaves)")
+    p.add_argument("--sections", action="store_true", default=None,
+                   help="also split chapters into sections (chapters.sections)")
     p.add_argument("--titles", choices=("auto", "llm", "extractive"), default="auto",
                    help="auto: the planner LLM if it can be built, else extractive")
     p.add_argument("--config", type=Path, help="YAML run config (planner, embedder, store, ...)")
@@ -107,12 +109,15 @@ def main(args: argparse.Namespace) -> int:
     overrides: list[str] = list(args.set)
     if args.store:
         overrides.append(f"store.path={args.store}")
-    cfg = load_config(args.config, overrides)
     if args.count is not None and args.count < 1:
         raise ChapterError("--count must be at least 1")
-    min_k = 3 if args.format == "youtube" else 1
-    ccfg = ChapterConfig(count=args.count, min_chapters=min_k, min_seconds=args.min_seconds, level=args.level,
-                         sections=args.sections)
+    # the flags are shorthands for chapters.* overrides, applied after --set
+    flags = {"count": args.count, "min_seconds": args.min_seconds, "level": args.level, "sections": args.sections}
+    overrides += [f"chapters.{k}={v}" for k, v in flags.items() if v is not None]
+    cfg = load_config(args.config, overrides)
+    ccfg = cfg.chapters
+    if args.format == "youtube" and ccfg.min_chapters < 3:  # YouTube shows chapters only from three on
+        ccfg = ccfg.model_copy(update={"min_chapters": 3})
     embedder = make_embedder(cfg.embedder)
     tree = load_tree_for(args, cfg, embedder)
     writer = build_writer(args, cfg, embedder, ccfg)

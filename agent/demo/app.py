@@ -267,7 +267,7 @@ class DemoService:
         """Chapters of the current tree (extractive titles: instant and never hallucinated) and one
         export file per format under ``<store dir>/demo/exports/<tree key>/``; formats whose rules the
         chapters cannot meet (YouTube wants 3+ chapters of 10+ s) are listed as skipped."""
-        from videonav.agent.chapters.build import ChapterConfig, ChapterError, make_chapters
+        from videonav.agent.chapters.build import ChapterError, make_chapters
         from videonav.agent.chapters.formats import FORMATS, render
         from videonav.agent.chapters.titles import ChapterWriter
 
@@ -276,7 +276,7 @@ class DemoService:
         scan = self.store.cache_get(f"scan:{state.tree_key}") or {}
         if isinstance(scan, dict) and isinstance(scan.get("cuts"), list):
             tree.meta["shot_cuts"] = [float(c) for c in scan["cuts"]]
-        ccfg = ChapterConfig.model_validate({})
+        ccfg = self.cfg.chapters  # `videonav demo --set chapters.x=...` reaches it
         with self._lock:
             emb, _, _ = self.runtime(False)
             writer = ChapterWriter(emb, None, max_words=ccfg.title_words,
