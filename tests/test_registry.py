@@ -69,7 +69,7 @@ def test_both_layers_use_the_registry_message(make: Any, cfg: Any, key: str, bui
 
 
 def test_registries_hold_the_builtins_lazily() -> None:
-    assert {"transformers", "openai", "vllm", "scripted"} <= set(LLMS.names())
+    assert {"transformers", "openai", "vllm"} <= set(LLMS.names())
     assert {"classic", "transformers", "vllm", "openai"} <= set(CAPTIONERS.names())
 
 
