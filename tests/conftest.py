@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import scripted  # noqa: F401  (registers the test-only planner.backend=scripted)
 
 CARDS = [  # (title, body, background, colour name)
     ("ALPHA", "1234", (215, 35, 35), "red"),

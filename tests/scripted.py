@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from videonav.agent.llm.base import LLM, ChatReply
+from videonav.agent.llm.base import LLM, ChatReply, register_llm
 
 
 class ScriptedLLM(LLM):
@@ -41,3 +41,6 @@ class ScriptedLLM(LLM):
         if self._scores is None:
             raise NotImplementedError("scripted LLM has no scores")
         return self._scores(messages, continuations)
+
+
+register_llm("scripted")(lambda cfg: ScriptedLLM())  # `planner.backend=scripted` in tests (conftest imports this)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scripted import ScriptedLLM
 
-from videonav.agent.llm.base import ScriptedLLM
 from videonav.agent.scorer import FEATURES, OptionScorer, content_words, load_default_scorer, load_weights
 from videonav.tools.embed import HashingEmbedder
 

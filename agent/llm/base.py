@@ -1,4 +1,4 @@
-"""The planner-LLM base class, its registry and the scripted backend used by tests.
+"""The planner-LLM base class and its registry (tests add a scripted backend: tests/scripted.py).
 
 ``chat(messages, tools)`` returns text (and native tool calls where the server parses them);
 ``score(messages, continuations)`` returns the summed log-probability of each continuation
@@ -67,37 +67,6 @@ class LLM:
         return [s / max(1.0, len(c) / 4.0) for s, c in zip(sums, continuations, strict=True)]
 
 
-class ScriptedLLM(LLM):
-    """Replies from a list (or a function of the messages): drives whole loops in tests."""
-
-    name = "scripted"
-    model_id = "scripted"
-
-    def __init__(self, replies: Sequence[str] | Callable[[list[dict[str, Any]]], str] = (),
-                 scores: Callable[[list[dict[str, Any]], Sequence[str]], list[float]] | None = None) -> None:
-        self._replies = replies
-        self._i = 0
-        self._scores = scores
-        self.calls: list[list[dict[str, Any]]] = []
-
-    def chat(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None,
-             max_new_tokens: int = 128, temperature: float = 0.0) -> ChatReply:
-        self.calls.append([dict(m) for m in messages])
-        if callable(self._replies):
-            text = self._replies(messages)
-        else:
-            text = self._replies[self._i] if self._i < len(self._replies) else ""
-            self._i += 1
-        prompt = sum(len(str(m.get("content", "")).split()) for m in messages)
-        return ChatReply(text=text, prompt_tokens=prompt, completion_tokens=len(text.split()))
-
-    def score(self, messages: list[dict[str, Any]], continuations: Sequence[str],
-              tools: list[dict[str, Any]] | None = None) -> list[float]:
-        if self._scores is None:
-            raise NotImplementedError("scripted LLM has no scores")
-        return self._scores(messages, continuations)
-
-
 LLMFactory = Callable[[Any], LLM]
 LLMS: Registry[LLM] = Registry("planner.backend", {
     "transformers": "videonav.agent.llm.transformers",
@@ -105,7 +74,6 @@ LLMS: Registry[LLM] = Registry("planner.backend", {
     "vllm": "videonav.agent.llm.vllm",
 })
 register_llm = LLMS.register
-register_llm("scripted")(lambda cfg: ScriptedLLM())
 
 
 def make_llm(cfg: Any) -> LLM:
