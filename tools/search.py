@@ -1,0 +1,273 @@
+"""Hybrid retrieval over a store: BM25 (SQLite FTS5) fused with dense MiniLM similarity.
+
+Why both: BM25 finds the rare exact words a user remembers (a name on a slide, ``COPPER``,
+"trishaw") that a 384-d sentence vector blurs, while the vectors find paraphrases ("sofa" for
+"couch") that share no word. Reciprocal-rank fusion (Cormack et al., 2009) combines the two
+rankings without calibrating their scores against each other.
+
+Why a brute-force matrix: vectors live in the store (``text_vectors``, the source of truth);
+the matrix here is a rebuildable cache, in memory and as ``.npy`` files beside the store
+(memory-mapped by the next process), named by a fingerprint of the store's rows. At 300k
+texts a float32 matrix-vector product is tens of milliseconds on one core and exact, which
+met the latency target (``bench/search_scale.py``), so no approximate index (hnswlib, faiss)
+is needed to be correct or fast enough; see bench/results/retrieval_scale.txt.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from videonav.memory import text_index as ti
+from videonav.tools.embed import Embedder
+
+Mode = Literal["hybrid", "lexical", "dense"]
+Level = Literal["leaf", "part", "any"]
+RRF_K = 60
+MAX_QUERY_CHARS = 2000  # dense side: MiniLM reads 256 word pieces anyway; longer text only costs time
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One node that matched: its span, the text that matched best, and the fused score."""
+
+    tree_key: str
+    video_id: str
+    node_id: str
+    start: float
+    end: float
+    text: str
+    field: str
+    score: float
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``videonav search --json`` object; ``video`` is the tree key (``tree show`` accepts it)."""
+        return {"video": self.tree_key, "start": self.start, "end": self.end, "node": self.node_id,
+                "text": self.text, "score": round(self.score, 6)}
+
+
+def _parent(nid: str) -> str:
+    return "root" if "." not in nid else nid.rsplit(".", 1)[0]
+
+
+class _Matrix:
+    """All vectors of one embedder as one matrix plus per-row metadata (the rebuildable cache)."""
+
+    def __init__(self, ids: np.ndarray, mat: np.ndarray, tree_idx: np.ndarray, trees: list[str],
+                 node_ids: np.ndarray, codes: np.ndarray, leaf: np.ndarray) -> None:
+        self.ids, self.mat, self.tree_idx, self.trees = ids, mat, tree_idx, trees
+        self.node_ids, self.codes, self.leaf = node_ids, codes, leaf
+
+    @classmethod
+    def build(cls, db: sqlite3.Connection, embedder: str) -> _Matrix:
+        ids, mat, tks, nids, codes, _levels = ti.vector_rows(db, embedder)
+        trees = sorted(set(tks))
+        pos = {t: i for i, t in enumerate(trees)}
+        rows = db.execute("SELECT tree_key, node_id FROM nodes WHERE node_id<>'root'")
+        parents = {(tk, _parent(n)) for tk, n in rows}
+        leaf = np.fromiter(((tk, n) not in parents for tk, n in zip(tks, nids, strict=True)), bool, len(tks))
+        return cls(ids, mat, np.fromiter((pos[t] for t in tks), np.int32, len(tks)), trees,
+                   np.array(nids, dtype=str), codes, leaf)
+
+    _NAMES = ("ids", "mat", "tree_idx", "node_ids", "codes", "leaf")
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in self._NAMES:
+            np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
+        (folder / "trees.json").write_text(json.dumps(self.trees), encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> _Matrix | None:
+        try:
+            arrs = {n: np.load(folder / f"{n}.npy", mmap_mode="r" if n == "mat" else None, allow_pickle=False)
+                    for n in cls._NAMES}
+            trees = json.loads((folder / "trees.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return cls(arrs["ids"], arrs["mat"], arrs["tree_idx"], trees, arrs["node_ids"], arrs["codes"], arrs["leaf"])
+
+
+_MEMORY: dict[tuple[str, str], tuple[str, _Matrix]] = {}
+
+
+class Searcher:
+    """Search one store. ``embedder=None`` gives lexical-only search (no vectors needed)."""
+
+    def __init__(self, db: sqlite3.Connection, embedder: Embedder | None = None, *,
+                 cache_dir: Path | None = None, rrf_k: int = RRF_K) -> None:
+        ti.ensure(db)
+        self.db = db
+        self.embedder = embedder
+        self.cache_dir = cache_dir
+        self.rrf_k = rrf_k
+        self.embedded = 0  # texts embedded by this searcher (tests: once per text, never per query)
+
+    @classmethod
+    def for_store(cls, store: Any, embedder: Embedder | None = None, **kw: Any) -> Searcher:
+        path = Path(store.path)
+        kw.setdefault("cache_dir", path.parent / f"{path.name}.search-cache")
+        return cls(store._db, embedder, **kw)  # the store's own connection: one writer per process
+
+    @property
+    def embedder_id(self) -> str:
+        e = self.embedder
+        return f"{getattr(e, 'name', 'embedder')}:{getattr(e, 'dim', 0)}"
+
+    # -- vectors -----------------------------------------------------------------------------
+    def index_vectors(self, batch: int = 512) -> int:
+        """Embed every text that has no vector for this embedder yet and store it; returns how many."""
+        if self.embedder is None:
+            return 0
+        todo = ti.missing_texts(self.db, self.embedder_id)
+        for i in range(0, len(todo), batch):
+            part = todo[i:i + batch]
+            vecs = self.embedder.encode([t for _, t in part])
+            ti.put_vectors(self.db, self.embedder_id, [h for h, _ in part], vecs)
+        self.embedded += len(todo)
+        return len(todo)
+
+    def _changed(self) -> bool:
+        """Whether anything was committed since the last look (another process, or this connection)."""
+        now = (self.db.execute("PRAGMA data_version").fetchone()[0], self.db.total_changes)
+        changed, self._seen = now != getattr(self, "_seen", None), now
+        return changed
+
+    def matrix(self) -> _Matrix:
+        mkey = (str(self.cache_dir or id(self.db)), self.embedder_id)
+        if not self._changed() and mkey in _MEMORY and getattr(self, "_fp", None) == _MEMORY[mkey][0]:
+            return _MEMORY[mkey][1]
+        self.index_vectors()
+        fp = ti.fingerprint(self.db, self.embedder_id)
+        self._changed()
+        self._fp = fp
+        got = _MEMORY.get(mkey)
+        if got is not None and got[0] == fp:
+            return got[1]
+        folder = self.cache_dir / self.embedder_id.replace(":", "-") / fp if self.cache_dir else None
+        m = _Matrix.load(folder) if folder is not None and folder.exists() else None
+        if m is None:
+            m = _Matrix.build(self.db, self.embedder_id)
+            if folder is not None and len(m.ids) >= 20000:  # small stores rebuild faster than they load
+                try:
+                    m.save(folder)
+                except OSError:
+                    pass  # a read-only folder only costs the rebuild next time
+        _MEMORY[mkey] = (fp, m)
+        return m
+
+    # -- retrieval ---------------------------------------------------------------------------
+    def _dense(self, query: str, trees: list[str] | None, fields: tuple[str, ...] | None, level: Level,
+               limit: int) -> list[tuple[int, float]]:
+        assert self.embedder is not None
+        m = self.matrix()
+        if not len(m.ids):
+            return []
+        q = self.embedder.encode([query[:MAX_QUERY_CHARS]])[0].astype(np.float32)
+        sims = np.asarray(m.mat @ q, dtype=np.float32)
+        mask = np.ones(len(sims), bool)
+        if trees is not None:
+            pos = {t: i for i, t in enumerate(m.trees)}
+            mask &= np.isin(m.tree_idx, [pos[t] for t in trees if t in pos])
+        if fields is not None:
+            mask &= np.isin(m.codes, [ti.FIELDS.index(f) for f in fields])
+        if level != "any":
+            mask &= m.leaf if level == "leaf" else ~m.leaf
+        if not mask.all():
+            sims = np.where(mask, sims, -np.inf)
+        k = min(limit, int(mask.sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-sims, k - 1)[:k]
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [(int(m.ids[i]), float(sims[i])) for i in top]
+
+    def _lexical(self, query: str, trees: list[str] | None, fields: tuple[str, ...] | None, level: Level,
+                 limit: int) -> list[tuple[int, float]]:
+        rows = ti.lexical(self.db, query, trees=trees, fields=fields, limit=limit * (1 if level == "any" else 4))
+        if level != "any":
+            keys = list(dict.fromkeys((r.tree_key, r.node_id) for r in rows))
+            leaf = dict(zip(keys, ti.leaf_flags(self.db, keys), strict=True))
+            rows = [r for r in rows if leaf[(r.tree_key, r.node_id)] == (level == "leaf")]
+        return [(r.field_id, r.score) for r in rows[:limit]]
+
+    def search(self, query: str, *, trees: list[str] | None = None, top: int = 10, level: Level = "any",
+               mode: Mode = "hybrid", fields: tuple[str, ...] | None = None, candidates: int = 200) -> list[Hit]:
+        """The ``top`` best nodes for ``query``, best first; never raises on odd query text.
+
+        ``trees`` restricts to those tree keys; ``fields`` to some text fields (``("caption",)`` is
+        the original-only baseline); each retriever contributes its ``candidates`` best rows."""
+        query = query if isinstance(query, str) else str(query)
+        if not query.strip() or top <= 0:
+            return []
+        if mode != "lexical" and self.embedder is None:
+            mode = "lexical"
+        ranked: list[list[tuple[int, float]]] = []
+        if mode in ("hybrid", "lexical"):
+            ranked.append(self._lexical(query, trees, fields, level, candidates))
+        if mode in ("hybrid", "dense"):
+            ranked.append(self._dense(query, trees, fields, level, candidates))
+        info = ti.fetch_fields(self.db, {fid for r in ranked for fid, _ in r})
+        node_score, node_best = fuse([[((info[f][0], info[f][1]), f, raw) for f, raw in rows if f in info]
+                                      for rows in ranked], self.rrf_k)
+        order = sorted(node_score, key=lambda k: (-node_score[k], k))[:top]
+        vids = self._video_ids({k[0] for k in order})
+        out = []
+        for key in order:
+            tk, nid, _lv, s, e, field, text = info[node_best[key]]
+            out.append(Hit(tk, vids.get(tk, tk), nid, float(s or 0.0), float(e or 0.0), text, field, node_score[key]))
+        return out
+
+    def _video_ids(self, keys: set[str]) -> dict[str, str]:
+        if not keys:
+            return {}
+        q = f"SELECT tree_key, video_id FROM trees WHERE tree_key IN ({','.join('?' * len(keys))})"
+        return {k: v for k, v in self.db.execute(q, list(keys))}
+
+
+def fuse(ranked: list[list[tuple[tuple[str, str], int, float]]], k: int = RRF_K
+         ) -> tuple[dict[tuple[str, str], float], dict[tuple[str, str], int]]:
+    """Reciprocal-rank fusion of ranked (node, field id, raw score) lists, best first in each.
+
+    A node's rank in a list is that of its best field; its fused score is the sum over lists of
+    ``1 / (k + rank)``. With one list the raw scores are kept. Returns ({node: score}, {node: the
+    field id shown for it}, the first list's best field winning).
+
+    >>> s, _ = fuse([[(("t", "a"), 1, 9.0), (("t", "b"), 2, 8.0)], [(("t", "c"), 3, .9), (("t", "b"), 2, .8)]])
+    >>> max(s, key=s.get)
+    ('t', 'b')
+    """
+    score: dict[tuple[str, str], float] = {}
+    best: dict[tuple[str, str], int] = {}
+    for rows in ranked:
+        seen: set[tuple[str, str]] = set()
+        for key, fid, raw in rows:
+            if key in seen:
+                continue
+            seen.add(key)
+            score[key] = score.get(key, 0.0) + (raw if len(ranked) == 1 else 1.0 / (k + len(seen)))
+            best.setdefault(key, fid)
+    return score, best
+
+
+def resolve_trees(db: sqlite3.Connection, video: str) -> list[str]:
+    """Tree keys for ``--video``: a tree key, a video id, or a video file path (as ``tree show`` takes)."""
+    if db.execute("SELECT 1 FROM trees WHERE tree_key=?", (video,)).fetchone():
+        return [video]
+    keys = [r[0] for r in db.execute("SELECT tree_key FROM trees WHERE video_id=? ORDER BY created", (video,))]
+    if keys:
+        return keys
+    p = Path(video)
+    rows = db.execute("SELECT video_id FROM videos WHERE path=? OR path=?",
+                      (video, str(p.resolve()) if video else video)).fetchall()
+    out: list[str] = []
+    for (vid,) in rows:
+        out += [r[0] for r in db.execute("SELECT tree_key FROM trees WHERE video_id=? ORDER BY created", (vid,))]
+    if not out and p.stem:
+        out = [r[0] for r in db.execute("SELECT tree_key FROM trees WHERE video_id=? ORDER BY created", (p.stem,))]
+    return out
