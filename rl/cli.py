@@ -14,16 +14,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from videonav.agent.cli.common import add_common
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("kind", choices=["sft", "grpo"], help="sft: trajectories + SFTTrainer; grpo: GRPOTrainer")
-    p.add_argument("--config", default=None, help="training config YAML (rl/sft_config.py, grpo_config.py)")
     p.add_argument("--limit", type=int, default=None, help="train questions (seeded sample of train)")
     p.add_argument("--output", default=None, help="output dir (checkpoints, trajectories, model/)")
     p.add_argument("--model", default=None, help="start from this model dir (e.g. the SFT output's model/)")
     p.add_argument("--max-steps", type=int, default=None, help="optimizer steps (trainer.max_steps)")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
-    p.add_argument("--store", default=None, help="SQLite store holding the caption trees")
+    add_common(p, config_help="training config YAML (rl/sft_config.py, grpo_config.py)",
+               store_help="SQLite store holding the caption trees")
 
 
 def _progress_callback() -> Any:
@@ -49,6 +51,7 @@ def _progress_callback() -> Any:
 def main(args: argparse.Namespace) -> int:
     from rich.progress import Progress
 
+    from videonav.agent.cli.common import run_overrides
     from videonav.agent.config import load_config
     from videonav.memory.store import Store
     from videonav.rl.data import DataPaths, TreeBank, load_split
@@ -60,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = load_run_config(cls, args.config, {"data.limit": args.limit, "output": args.output,
                                              "model.path": args.model})
     extra = {"max_steps": args.max_steps} if args.max_steps else {}
-    sets = list(cfg.videonav_set) + ([f"store.path={args.store}"] if args.store else [])
+    sets = [*cfg.videonav_set, *run_overrides(args)]  # --set/--store apply to the episodes' RunConfig
     run_cfg = load_config(cfg.videonav_config, sets)
     out = Path(cfg.output)
     out.mkdir(parents=True, exist_ok=True)

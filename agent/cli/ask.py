@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from videonav.agent.config import load_config
+from videonav.agent.cli.common import add_common, load_run_config
 from videonav.agent.result import AskResult
 from videonav.memory.timefmt import clock
 
@@ -18,9 +18,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strategy", default="guided", choices=["guided", "navigate", "all-captions", "uniform-k",
                                                              "search-k"])
     p.add_argument("--json", action="store_true", help="print the full AskResult as JSON")
-    p.add_argument("--store", default=None, help="SQLite store")
-    p.add_argument("--config", default=None, help="YAML RunConfig")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, repeatable")
+    add_common(p)
 
 
 def render(res: AskResult) -> str:
@@ -48,7 +46,7 @@ def main(args: argparse.Namespace) -> int:
     from videonav.agent.strategies import needs_llm, run_strategy
     from videonav.tools.text_source import TextTreeSource
 
-    cfg = load_config(args.config, args.set + ([f"store.path={args.store}"] if args.store else []))
+    cfg = load_run_config(args)
     if args.tree:
         question = " ".join(args.args)
         video = None

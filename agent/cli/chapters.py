@@ -17,14 +17,14 @@ from typing import Any
 from videonav.agent.chapters.build import ChapterError, make_chapters
 from videonav.agent.chapters.formats import FORMATS, render
 from videonav.agent.chapters.titles import ChapterWriter
-from videonav.agent.config import ChapterConfig, RunConfig, load_config
+from videonav.agent.cli.common import add_common, load_run_config
+from videonav.agent.config import ChapterConfig, RunConfig
 from videonav.memory.tree import CaptionTree
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("video", nargs="?", help="video file, or a video id / tree key in the store")
     p.add_argument("--tree", type=Path, help="caption tree file instead of a video")
-    p.add_argument("--store", type=Path, help="SQLite store (default: store.path from the config)")
     p.add_argument("--format", choices=FORMATS, default="json", help="output format (default json)")
     p.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     p.add_argument("--count", type=int, help="number of chapters (chapters.count; default: automatic)")
@@ -35,9 +35,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="also split chapters into sections (chapters.sections)")
     p.add_argument("--titles", choices=("auto", "llm", "extractive"), default="auto",
                    help="auto: the planner LLM if it can be built, else extractive")
-    p.add_argument("--config", type=Path, help="YAML run config (planner, embedder, store, ...)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override such as embedder.model=hashing, repeatable")
+    add_common(p)
 
 
 def _tree_from_file(path: Path, cfg: RunConfig, embedder: Any) -> CaptionTree:
@@ -106,15 +104,11 @@ def build_writer(args: argparse.Namespace, cfg: RunConfig, embedder: Any,
 def main(args: argparse.Namespace) -> int:
     from videonav.tools.embed import make_embedder
 
-    overrides: list[str] = list(args.set)
-    if args.store:
-        overrides.append(f"store.path={args.store}")
     if args.count is not None and args.count < 1:
         raise ChapterError("--count must be at least 1")
     # the flags are shorthands for chapters.* overrides, applied after --set
     flags = {"count": args.count, "min_seconds": args.min_seconds, "level": args.level, "sections": args.sections}
-    overrides += [f"chapters.{k}={v}" for k, v in flags.items() if v is not None]
-    cfg = load_config(args.config, overrides)
+    cfg = load_run_config(args, [f"chapters.{k}={v}" for k, v in flags.items() if v is not None])
     ccfg = cfg.chapters
     if args.format == "youtube" and ccfg.min_chapters < 3:  # YouTube shows chapters only from three on
         ccfg = ccfg.model_copy(update={"min_chapters": 3})

@@ -8,20 +8,16 @@ only here and the error says what to install.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from videonav.agent.config import load_config
+from videonav.agent.cli.common import add_common, load_run_config
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to bind (default 127.0.0.1: this machine only)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    p.add_argument("--store", type=Path, help="SQLite store; demo files go to <its folder>/demo/")
-    p.add_argument("--config", type=Path, help="YAML run config")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override such as planner.backend=none, repeatable")
+    add_common(p, store_help="SQLite store; demo files go to <its folder>/demo/")
     p.add_argument("--max-upload-mb", type=float, default=500.0,
                    help="largest accepted upload (default 500 MB)")
     p.add_argument("--sample-minutes", type=float, default=2.0,
@@ -36,10 +32,7 @@ def main(args: argparse.Namespace) -> int:
         from videonav.agent.demo.ui import launch
     except ImportError as e:
         raise DemoError(f"the demo needs gradio ({e}); pip install 'videonav[demo]'") from None
-    overrides = list(args.set)
-    if args.store:
-        overrides.append(f"store.path={json.dumps(str(args.store))}")
-    cfg = load_config(args.config, overrides)
+    cfg = load_run_config(args)
     if args.max_upload_mb <= 0:
         raise DemoError("--max-upload-mb must be positive")
     settings = DemoSettings(max_upload_mb=args.max_upload_mb, sample_minutes=args.sample_minutes,

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import sys
 
-from videonav.agent.config import load_config
+from videonav.agent.cli.common import add_common, load_run_config
 from videonav.agent.evaluation.datasets import FORMATS
 
 
@@ -25,9 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--types", default=None, help="comma list of question types to keep (e.g. CW,TN)")
     p.add_argument("--output", default=None, help="JSONL, one record per question and strategy")
     p.add_argument("--policy", default=None, help="a trained policy checkpoint (sets planner.model)")
-    p.add_argument("--store", default=None)
-    p.add_argument("--config", default=None)
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    add_common(p)
     p.add_argument("--by-type", action="store_true", help="also print the table per question type")
 
 
@@ -41,12 +40,8 @@ def main(args: argparse.Namespace) -> int:
     from videonav.memory.split import split_of
     from videonav.tools.text_source import TextTreeSource, text_tree
 
-    overrides = list(args.set)
-    if args.store:
-        overrides.append(f"store.path={args.store}")
-    if args.policy:
-        overrides += [f"planner.model={args.policy}", "planner.backend=transformers"]
-    cfg = load_config(args.config, overrides)
+    policy = [f"planner.model={json.dumps(args.policy)}", "planner.backend=transformers"] if args.policy else []
+    cfg = load_run_config(args, policy)
     questions, captions = load_questions(args.format, args.questions, args.captions, args.spans)
     if args.split != "all":
         questions = [q for q in questions if split_of(q.video) == args.split]

@@ -17,13 +17,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from videonav.agent.config import RunConfig, load_config
+from videonav.agent.cli.common import add_common, load_run_config
+from videonav.agent.config import RunConfig
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("video", type=Path, help="video file (mp4, mkv, avi, ...)")
-    p.add_argument("--store", type=Path, help="SQLite store (default: store.path from the config, else "
-                                              "~/.cache/videonav/store.sqlite)")
     p.add_argument("--captioner", choices=("classic", "transformers", "vllm", "openai"),
                    help="captioner backend (default: captioner.backend, 'classic')")
     p.add_argument("--model", help="captioner model id or local path (transformers/vllm/openai)")
@@ -32,24 +31,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subtitles", type=Path, help="subtitle file (.srt/.vtt); default: a sidecar beside the "
                                                   "video, else an embedded text stream")
     p.add_argument("--entities", default="", help="comma-separated names to look for (contextual captioning)")
-    p.add_argument("--config", type=Path, help="YAML run config (sections video, tree, captioner, ...)")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="config override such as video.frames_per_leaf=6, repeatable")
+    add_common(p)
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def build_config(args: argparse.Namespace) -> RunConfig:
-    overrides = list(args.set)
+    overrides = []
     if args.captioner:
         overrides.append(f"captioner.backend={args.captioner}")
     if args.model:
         overrides.append(f"captioner.model={json.dumps(args.model)}")
     if args.lazy:
         overrides.append("tree.lazy=true")
-    if args.store:
-        overrides.append(f"store.path={json.dumps(str(args.store))}")
-    return load_config(args.config, overrides)
+    return load_run_config(args, overrides)
 
 
 @contextmanager

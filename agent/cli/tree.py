@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from videonav.agent.cli.common import add_common
 from videonav.agent.config import load_config
 from videonav.memory.formats import load_any_tree, save_tree, tree_to_longvideor1
 from videonav.memory.store import Store
@@ -16,9 +17,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("action", choices=["import", "export", "show"])
     p.add_argument("source", help="import: a caption file (videonav JSON, LongVideo-R1, {second: caption}); "
                                   "export/show: a tree key in the store, a video path, or a tree file")
-    p.add_argument("--store", default=None, help="SQLite store (default ~/.cache/videonav/store.sqlite)")
-    p.add_argument("--config", default=None, help="YAML RunConfig")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override, repeatable")
+    add_common(p, store_help="SQLite store (default ~/.cache/videonav/store.sqlite)")
     p.add_argument("--video-id", default=None, help="import: id for {second: caption} files (default: file stem)")
     p.add_argument("-o", "--output", default=None, help="export: output file")
     p.add_argument("--format", choices=["videonav", "longvideor1"], default="videonav", help="export format")
