@@ -154,19 +154,25 @@ class Episode:
         return self.question if q == self.query else q
 
     def refusal(self, act: Action) -> str:
-        """The corrective observation for an action the budgets do not allow now, else ''.
+        """The corrective observation for an action that is not legal now, else ''.
 
-        Structural mistakes (no such node, expanding a clip, repeating an expand or inspect)
-        are left to :func:`observe`, which explains them the same way for every caller. The
-        clock is checked between turns, not here: a turn the policy already spent is executed."""
+        Refused here: any tool call once a budget is used up, a node that is not visible yet
+        (evaluation only offers the frontier), an expand or search whose reads overshoot the
+        caption budget, a repeated search. Structural mistakes (no such node, expanding a clip,
+        repeating an expand or inspect) are left to :func:`observe`, which explains them the
+        same way for every caller. The clock is checked between turns, not here: a turn the
+        policy already spent is executed."""
         if act.name == "answer":
             return ""
         why = self.budget_exhausted(clock=False)
         if why:
             return f"Out of budget ({why.split(':', 1)[1]}): no more tool calls. Call answer now."
         left = self.captions_left
+        nid = act.node_id or ""
+        if act.name in ("expand", "inspect") and nid in self.tree and nid not in self.visible:
+            return (f"Invalid action: [{nid}] is not visible yet; expand its parent first. "
+                    f"Visible nodes: {', '.join(self.visible[:20])}.")
         if act.name == "expand":
-            nid = act.node_id or ""
             if nid in self.tree and not self.tree.is_leaf(nid) and nid not in self.expanded:
                 n = len(self.tree.children(nid))
                 if n > left:

@@ -225,6 +225,7 @@ class LLMTeacher:
                 return ep, None
             if act.name == "answer":
                 return ep, option_index(act.answer or "", q.options)
+        ep.close_if_exhausted(clock=False)
         return ep, None
 
     def run(self, tree: CaptionTree, q: Question) -> Trajectory | None:

@@ -140,3 +140,78 @@ def test_llm_gate_consults_the_llm_only_when_the_prior_is_unsure():
     assert calls == []
     planner(ScriptedLLM(scores=scores), **{"planner.llm_gate": 100.0}).ask(source(), Q, OPTIONS)
     assert calls and all(n > 1 for n in calls)
+
+
+# -- each budget key ends the episode (each test fails when its check is removed) -----------------
+def test_tool_call_budget_stops_the_guided_policy():
+    res = planner(None, **{"budget.max_tool_calls": 2, "budget.max_captions": 60}).ask(source(), Q, OPTIONS)
+    assert res.halted_by == "budget:tool_calls" and res.cost.total_tool_calls == 2 and res.cost.rounds == 2
+
+
+def test_seconds_budget_stops_before_any_action():
+    res = planner(None, **{"budget.max_seconds": 1e-9}).ask(source(), Q, OPTIONS)
+    assert res.halted_by == "budget:seconds" and res.cost.rounds == 0 and res.trace == []
+
+
+def test_token_budget_stops_after_the_turn_that_spends_it():
+    llm = ScriptedLLM(lambda msgs: call("search", query="dog"))
+    res = planner(llm, **{"planner.decoding": "tools", "planner.prior": "none",
+                          "budget.max_tokens": 50}).ask(source(), Q, OPTIONS)
+    assert res.halted_by == "budget:tokens" and res.cost.rounds == 1 and len(llm.calls) == 1
+    assert res.cost.tokens >= 50
+
+
+def test_caption_budget_stops_free_decoding_once_used_up():
+    """Top level (2) + children of [1] (2) = the budget: the LLM is not asked again."""
+    llm = ScriptedLLM([call("expand", node_id="1"), call("expand", node_id="2")])
+    res = planner(llm, **{"planner.decoding": "tools", "planner.prior": "none",
+                          "budget.max_captions": 4}).ask(source(), Q, OPTIONS)
+    assert res.halted_by == "budget:captions" and len(llm.calls) == 1 and res.cost.captions_read == 4
+
+
+def test_min_reads_delays_the_confident_halt():
+    res = planner(None, **{"planner.confidence_threshold": 0.01, "planner.min_reads": 3}).ask(source(), Q, OPTIONS)
+    assert res.halted_by == "confident" and res.cost.rounds == 3
+    assert all(s.valid and s.confidence is not None and s.confidence >= 0.01 for s in res.trace)
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_search_returns_search_k_hits(k):
+    llm = ScriptedLLM([call("search", query="dog frisbee")])
+    res = planner(llm, **{"planner.decoding": "tools", "planner.prior": "none", "planner.search_k": k,
+                          "budget.max_rounds": 1}).ask(source(), Q, OPTIONS)
+    assert res.trace[0].action == "search" and res.trace[0].reads == k and res.cost.captions_read == 2 + k
+
+
+def test_search_is_offered_only_while_its_k_reads_fit():
+    offered = []
+
+    def scores(msgs, conts):
+        offered.append(any('"search"' in c for c in conts))
+        return [0.0] * len(conts)
+
+    planner(ScriptedLLM(scores=scores), **{"planner.prior": "none", "planner.search_k": 3, "budget.max_rounds": 1,
+                                           "budget.max_captions": 4}).ask(source(), Q, OPTIONS)
+    planner(ScriptedLLM(scores=scores), **{"planner.prior": "none", "planner.search_k": 2, "budget.max_rounds": 1,
+                                           "budget.max_captions": 4}).ask(source(), Q, OPTIONS)
+    assert offered == [False, True]  # 2 captions left: a 3-hit search does not fit, a 2-hit one does
+
+
+def test_all_captions_truncates_to_the_llm_context_only():
+    from videonav.agent.observe import search_items
+    from videonav.agent.strategies import run_strategy
+
+    cfg = load_config(overrides=["planner.max_context_tokens=256", "planner.answer_mode=planner"])
+    items = search_items(small_tree())
+    llm = ScriptedLLM(lambda msgs: "<answer>B</answer>")
+    res = run_strategy("all-captions", source(), Q, OPTIONS, cfg, llm, EMB, MaxCosScorer(EMB))
+    assert 0 < res.cost.captions_read < len(items)
+    est = [int(len(r.text.split()) * 1.3) + 12 for r in items]  # ~tokens of one read in the prompt
+    n = res.cost.captions_read
+    assert sum(est[:n]) <= 256 < sum(est[: n + 1])  # as many reads, in time order, as the context holds
+    prompt = llm.calls[0][0]["content"]
+    assert items[res.cost.captions_read - 1].text in prompt and prompt.count("\n[") < len(items)
+    # the option scorer has no context limit: without an LLM reading, every caption is read
+    scorer_only = run_strategy("all-captions", source(), Q, OPTIONS, cfg.model_copy(update={
+        "planner": cfg.planner.model_copy(update={"answer_mode": "scorer"})}), llm, EMB, MaxCosScorer(EMB))
+    assert scorer_only.cost.captions_read == len(items)
