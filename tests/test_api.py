@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import CARDS, render_cards
 
 from textfix import small_tree
 from videonav.agent import AskResult, Video, ask, make_config
@@ -46,8 +45,10 @@ def test_import_is_instant_and_loads_no_model_code():
     assert out.strip() == "[]"
 
 
-def test_readme_example_runs(tmp_path: Path, monkeypatch, capsys):
-    render_cards(tmp_path / "talk.mp4", CARDS, 10.0, 2)  # 40 s: YouTube wants 3 chapters of 10 s
+def test_readme_example_runs(tmp_path: Path, monkeypatch, capsys, request):
+    # tests/conftest.py by its plugin name: the repository root has a conftest.py too
+    cards = request.config.pluginmanager.get_plugin(str(Path(__file__).with_name("conftest.py")))
+    cards.render_cards(tmp_path / "talk.mp4", cards.CARDS, 10.0, 2)  # 40 s: YouTube wants 3 chapters of 10 s
     monkeypatch.chdir(tmp_path)
     # the tree file the example opens, made the way its comment says
     assert cli(["index", "talk.mp4", "--store", "videonav.sqlite", "--json"]) == 0
