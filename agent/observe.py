@@ -16,7 +16,7 @@ import numpy as np
 from videonav.agent.actions import Action
 from videonav.agent.prompts import clock, node_line, quote
 from videonav.agent.result import Span
-from videonav.memory.source import Inspection, TreeSource
+from videonav.memory.source import TreeSource
 from videonav.memory.tree import CaptionTree, Node, TreeError
 from videonav.tools.embed import Embedder
 
@@ -106,14 +106,11 @@ def observe(act: Action, ep: Any, source: TreeSource, cfg: RunConfig,
     ep.inspected.add(nid)
     node = tree.node(nid)
     left = cfg.budget.max_captions - ep.cost.captions_read
-    if hasattr(source, "inspect_lines"):  # text sources can show fewer lines to fit the budget
-        res = source.inspect(nid, act.query or ep.question, limit=max(1, left))  # type: ignore[call-arg]
-    else:
-        res = source.inspect(nid, act.query or ep.question)
-    if isinstance(res, Inspection) and res.lines:
+    res = source.inspect(nid, act.query or ep.question, limit=max(1, left))  # text: fewer lines to fit the budget
+    if res.lines:
         reads = [Read(ln.text, ln.start, ln.end, nid) for ln in res.lines]
         return f"Inside [{nid}] for {quote(act.query or ep.question, 200)}:\n{render_reads(reads)}", reads, False
-    text = res.text if isinstance(res, Inspection) else str(res)
+    text = res.text
     read = Read(text, node.start, node.end, nid, "answer")
     return (f"[{nid}] {clock(node.start)}-{clock(node.end)} answer to {quote(act.query or ep.question, 200)}: "
             f"{quote(text)}", [read], False)

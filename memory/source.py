@@ -1,13 +1,13 @@
 """What the planner navigates: a tree plus the means to fill it in and look closer.
 
 A text tree is complete up front; a lazy video tree captions nodes when the planner first
-reaches them. Both sit behind this protocol so the planner loop has one code path, and the
+reaches them. Both subclass :class:`TreeSource` so the planner loop has one code path, and the
 captions a question *caused to be built* are counted in its cost.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from abc import ABC, abstractmethod
 
 from pydantic import BaseModel, Field
 
@@ -36,16 +36,21 @@ class Inspection(BaseModel):
         return [(ln.start, ln.end) for ln in self.lines]
 
 
-class TreeSource(Protocol):
+class TreeSource(ABC):
+    """Base class of every tree source (text and video); the planner needs nothing else.
+
+    An ABC rather than a Protocol so that each source *declares* it and a source missing a
+    method, or still returning a bare string from ``inspect``, fails where it is defined."""
+
     tree: CaptionTree
     cost: SourceCost
 
+    @abstractmethod
     def ensure(self, node_ids: list[str]) -> list[Node]:
         """The nodes, captioned (building and storing any missing caption first)."""
-        ...
 
-    def inspect(self, node_id: str, query: str) -> str | Inspection:
-        """Clip QA on a node: an answer to ``query`` from the node's frames (video) or lines (text).
-
-        A plain string counts as one caption read over the node's span."""
-        ...
+    @abstractmethod
+    def inspect(self, node_id: str, query: str, limit: int | None = None) -> Inspection:
+        """A closer look at a node for ``query``: its most relevant original lines (text trees, at
+        most ``limit``, so the caller can keep within its caption budget) or a clip-QA answer from
+        the node's frames (video: ``text`` over the node's span, one read; ``limit`` unused)."""

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from videonav.memory.config import TreeConfig
+from videonav.memory.source import Inspection
 from videonav.memory.store import Store
 from videonav.memory.tree import Provenance
 from videonav.tools.captioners.base import Caption, CaptionContext
@@ -124,7 +125,8 @@ def test_inspect_runs_clip_qa_on_real_frames_and_caches(tmp_path, tiny_video):
         try:
             leaf = src.tree.leaves()[2]
             out = src.inspect(leaf.id, "What number is on the green card?")
-            assert "2468" in out and "green" in out
+            assert isinstance(out, Inspection) and out.reads == 1 and not out.lines
+            assert "2468" in out.text and "green" in out.text
             assert src.inspect(leaf.id, "What number is on the green card?") == out
             assert src.cost.inspect_calls == 2 and src.cost.inspect_seconds > 0
         finally:

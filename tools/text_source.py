@@ -12,13 +12,13 @@ import numpy as np
 
 from videonav.memory.builders import Summariser, build_from_timed_text
 from videonav.memory.config import TreeConfig
-from videonav.memory.source import Inspection, SourceCost
+from videonav.memory.source import Inspection, SourceCost, TreeSource
 from videonav.memory.store import Store, tree_key
 from videonav.memory.tree import CaptionTree, Node, TimedText
 from videonav.tools.embed import Embedder, ExtractiveSummariser
 
 
-class TextTreeSource:
+class TextTreeSource(TreeSource):
     def __init__(self, tree: CaptionTree, embedder: Embedder, inspect_lines: int = 4) -> None:
         self.tree = tree
         self.embedder = embedder

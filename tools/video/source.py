@@ -25,7 +25,7 @@ from typing import Any
 
 from videonav.memory.builders import Summariser
 from videonav.memory.config import TreeConfig
-from videonav.memory.source import SourceCost
+from videonav.memory.source import Inspection, SourceCost, TreeSource
 from videonav.memory.store import Store
 from videonav.memory.tree import CaptionTree, Node, Provenance, TimedText
 from videonav.tools.captioners.base import (
@@ -76,7 +76,7 @@ class IndexStats:
         return d
 
 
-class VideoTreeSource:
+class VideoTreeSource(TreeSource):
     """A video's caption tree that captions missing nodes on demand (``TreeSource`` protocol)."""
 
     def __init__(self, *, info: VideoInfo, tree: CaptionTree, key: str, store: Store, captioner: Captioner,
@@ -112,7 +112,8 @@ class VideoTreeSource:
             self.cost.caption_seconds += time.perf_counter() - t0 - (self.reader.decode_seconds - d0)
         return [self.tree.node(i) for i in node_ids]
 
-    def inspect(self, node_id: str, query: str) -> str:
+    def inspect(self, node_id: str, query: str, limit: int | None = None) -> Inspection:
+        """Clip QA on the node's frames (cached per question); one read over its span, ``limit`` unused."""
         node = self.tree.node(node_id)
         cap = self.captioner
         qkey = hashlib.sha256(query.encode()).hexdigest()[:16]
@@ -120,7 +121,7 @@ class VideoTreeSource:
         self.cost.inspect_calls += 1
         cached = self.store.cache_get(ck)
         if isinstance(cached, str):
-            return cached
+            return Inspection(text=cached, reads=1)
         t0, d0 = time.perf_counter(), self.reader.decode_seconds
         lines = self.cues.overlapping(node.start, node.end)
         out = ask_clip(self.reader, cap, node, query, frames=qa_frame_count(self.video_cfg.frames_per_leaf),
@@ -129,7 +130,7 @@ class VideoTreeSource:
         self.cost.decode_seconds += self.reader.decode_seconds - d0
         self.cost.inspect_seconds += time.perf_counter() - t0
         self.store.cache_put(ck, out.text)
-        return out.text
+        return Inspection(text=out.text, reads=1)
 
     # -- building -----------------------------------------------------------------------
     def eager_ids(self, lazy: bool) -> list[str]:
