@@ -26,6 +26,7 @@ from functools import cache
 from importlib import resources
 from string import Template
 
+from videonav.memory.timefmt import clock
 from videonav.tools.captioners.base import CaptionContext
 from videonav.tools.quoting import neutralise_tokens, sanitize
 
@@ -48,18 +49,13 @@ def _template(name: str) -> Template:
 
 
 def format_time(seconds: float) -> str:
-    """``mm:ss`` (``h:mm:ss`` past an hour), with tenths when they matter.
+    """:func:`videonav.memory.timefmt.clock` with tenths when they matter (frame timestamps).
 
     >>> format_time(75), format_time(3725.5), format_time(9.25)
     ('01:15', '1:02:05.5', '00:09.2')
     """
-    seconds = max(0.0, float(seconds))
-    tenths = round(seconds * 10)
-    whole, frac = divmod(tenths, 10)
-    h, rem = divmod(whole, 3600)
-    m, s = divmod(rem, 60)
-    out = f"{h}:{m:02d}:{s:02d}" if h else f"{m:02d}:{s:02d}"
-    return out + (f".{frac}" if frac else "")
+    whole, frac = divmod(round(max(0.0, float(seconds)) * 10), 10)  # frame times: to the nearest tenth
+    return clock(whole) + (f".{frac}" if frac else "")
 
 
 def _block(title: str, body: str) -> str:
