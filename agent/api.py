@@ -242,9 +242,8 @@ class Video:
     # -- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
         """Release the video reader and the store connection (a later call reopens them)."""
-        close = getattr(self._source, "close", None)
-        if callable(close):
-            close()
+        if self._source is not None:
+            self._source.close()
         self._source = None
         if self._rt is not None:
             self._rt.store.close()

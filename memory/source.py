@@ -54,3 +54,11 @@ class TreeSource(ABC):
         """A closer look at a node for ``query``: its most relevant original lines (text trees, at
         most ``limit``, so the caller can keep within its caption budget) or a clip-QA answer from
         the node's frames (video: ``text`` over the node's span, one read; ``limit`` unused)."""
+
+    @property
+    def tree_key(self) -> str | None:
+        """The tree's key in the store, where the source stored it (video); None for a tree in memory."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 (an optional hook, deliberately not abstract)
+        """Release what the source holds (decoder, worker threads); the default holds nothing."""

@@ -39,3 +39,10 @@ def test_text_inspect_returns_lines_within_the_limit() -> None:
     res = src.inspect(node.id, "dog", limit=2)
     assert isinstance(res, Inspection) and len(res.lines) == 2 and res.reads == 2
     assert isinstance(src.inspect(node.id, "dog"), Inspection)
+
+
+def test_optional_hooks_are_declared_on_the_base() -> None:
+    src = TextTreeSource(small_tree(), HashingEmbedder())
+    assert src.tree_key is None
+    src.close()  # nothing to release, and no getattr probe needed to find that out
+    assert VideoTreeSource.tree_key is not TreeSource.tree_key and VideoTreeSource.close is not TreeSource.close

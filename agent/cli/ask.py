@@ -65,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
         from videonav.tools.video.index import open_source  # type: ignore[attr-defined]
 
         source = open_source(video, cfg, rt.store, lazy=True)
-        key = getattr(source, "tree_key", None)
+        key = source.tree_key
     res = run_strategy(args.strategy, source, question, list(args.options or []), cfg, rt.llm, rt.embedder,
                        rt.scorer, k=cfg.budget.max_captions)
     folder = save_run(rt.store, "ask", cfg, res.model_dump(exclude={"trace"}),
