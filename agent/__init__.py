@@ -1,13 +1,8 @@
-"""videonav.agent: the planner, answering strategies, chapters, CLI and the Python API (``Video``, ``ask``).
+"""The planner, strategies, chapters, evaluation, CLI, demo and the Python API (``Video``, ``ask``)."""
 
-Importing this package is instant: ``Video``, ``ask`` and ``AskResult`` resolve on first access
-(module ``__getattr__``), so ``videonav --help`` and ``import videonav.agent`` load no torch,
-transformers or sentence-transformers.
-
->>> import videonav.agent as agent
->>> sorted(agent.__all__)
-['AskResult', 'Video', 'ask', 'make_config']
-"""
+# Importing this package stays instant: the public names resolve on first access (PEP 562
+# ``__getattr__`` below), so ``videonav --help`` and ``import videonav.agent`` load no torch,
+# transformers or sentence-transformers (tests/test_api.py checks it).
 
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ embeds the texts it is handed) compute exactly the same numbers.
 Features of option *i* (``FEATURES``; captions = the texts read, sentences = their sentences):
 
 * ``qo_max`` / ``qo_top3``: max / top-3 mean cosine between "question option" and a caption
-  (``qo_max`` alone is the 43% baseline of STACK_NOTES.md).
+  (``qo_max`` alone is the plain-similarity baseline, ~43% on NExT-QA; ``bench/fit_answerer.py``
+  prints it beside the fitted model).
 * ``qo_mean``: mean cosine over all read captions (how on-topic the option is for the video).
 * ``o_max``, ``o_top3``, ``o_mean``: the same with the option alone.
 * ``o_rel``: option-caption cosine averaged with question-relevance weights

@@ -1,4 +1,1 @@
-"""videonav.memory: the caption tree, its builders, file formats and the SQLite store.
-
-Knows nothing of models or planners (see DESIGN.md, "Dependency direction").
-"""
+"""The caption tree, its builders, file formats, the SQLite store and the split; no models (docs/architecture.md)."""

@@ -2,9 +2,9 @@
 
 Only what we choose lives here; everything TRL already names (learning rate, batch size, ...)
 passes through ``trainer`` verbatim into ``SFTConfig``/``GRPOConfig``, so there is one place
-to look a setting up. The CPU-safe values STACK_NOTES measured (``bf16=False``,
-``use_cpu=True``, ``gradient_checkpointing=False``) are the defaults of that passthrough,
-because TRL's own defaults (bf16, checkpointing) fail or crawl on this machine.
+to look a setting up. The CPU-safe values (``bf16=False``, ``use_cpu=True``,
+``gradient_checkpointing=False``) are the defaults of that passthrough, because TRL's own
+defaults (bf16, checkpointing) fail or crawl on a CPU-only machine.
 """
 
 from __future__ import annotations

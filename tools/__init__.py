@@ -1,1 +1,1 @@
-"""videonav.tools."""
+"""Video, captioners, embeddings, search and backends: pixels and text into captions and vectors."""

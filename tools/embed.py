@@ -2,8 +2,9 @@
 
 Embeddings carry most of the offline system (search, the navigation prior, extractive
 summaries, option scoring): the 135M planner answers at chance while MiniLM similarity
-reaches 43% on NExT-QA (STACK_NOTES.md). Vectors are L2-normalised so a dot product is a
-cosine, and cached per text because the same captions are scored again every round.
+reaches ~43% on NExT-QA (``bench/fit_answerer.py`` prints that baseline). Vectors are
+L2-normalised so a dot product is a cosine, and cached per text because the same captions are
+scored again every round.
 """
 
 from __future__ import annotations
