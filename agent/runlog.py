@@ -13,7 +13,14 @@ from videonav.memory.store import Store
 
 
 def new_run_id(kind: str) -> str:
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{uuid.uuid4().hex[:6]}"
+    """Sortable by time and unique: runs started in the same second (or by parallel processes) get
+    different ids, so no run record overwrites another.
+
+    >>> a, b = new_run_id("ask"), new_run_id("ask")
+    >>> a != b and a.split("-")[2] == "ask"
+    True
+    """
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{uuid.uuid4().hex[:12]}"
 
 
 def save_run(store: Store, kind: str, cfg: RunConfig, result: dict[str, Any], trace: list[Any],

@@ -10,6 +10,7 @@ callers decide what to show. Video and embedding imports happen on first use.
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,7 +77,8 @@ def index_and_record(video: Path | str, cfg: RunConfig, *, subtitles: Path | str
                              embedder=cfg.embedder, lazy=cfg.tree.lazy, subtitles=subtitles,
                              entities=list(entities), captioner_impl=captioner, progress=progress)
         stats = result.stats.as_dict()
-        run_id = f"index-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}-{result.tree_key[-8:]}"
+        run_id = f"index-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}-{result.tree_key[-8:]}-" \
+                 f"{uuid.uuid4().hex[:8]}"  # unique: two runs in the same second must not share a record
         summary = {"run_id": run_id, "video": str(video), "tree_key": result.tree_key,
                    "video_id": result.tree.video_id, "store": str(store.path), "lazy": cfg.tree.lazy, **stats}
         store.save_run(run_id, "index", result.tree_key, cfg.model_dump(mode="json"), summary, [])

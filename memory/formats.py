@@ -7,10 +7,12 @@ bare ``KeyError``/``JSONDecodeError``: users feed these files by hand.
 from __future__ import annotations
 
 import json
+import math
 import zipfile
 from pathlib import Path
 from typing import Any
 
+from videonav.memory.paths import missing_reason, os_error_message
 from videonav.memory.tree import ROOT, CaptionTree, Node, Provenance, TimedText, TreeError, child_id
 
 SCHEMA = "videonav.tree"
@@ -21,14 +23,45 @@ class FormatError(ValueError):
     """A file could not be read as the format it claims to be."""
 
 
+MAX_JSON_BYTES = 2 << 30
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows; use a finite number")
+
+
+def parse_json(raw: bytes | str, source: str) -> Any:
+    """JSON text -> value, or a :class:`FormatError` naming ``source``: invalid JSON, NaN/Infinity
+    literals and nesting deeper than Python can parse all get one line (never a RecursionError)."""
+    try:  # bytes: json detects UTF-8 (with or without BOM), UTF-16 and UTF-32
+        return json.loads(raw, parse_constant=_no_constant)
+    except RecursionError:
+        raise FormatError(f"{source}: JSON nested too deeply to be a caption file; fix or regenerate it") from None
+    except UnicodeDecodeError as e:
+        raise FormatError(f"{source}: not UTF-8/UTF-16 text ({e.reason}); save it as UTF-8 JSON") from None
+    except json.JSONDecodeError as e:
+        raise FormatError(f"{source}: not valid JSON ({e}); fix the file") from None
+    except ValueError as e:  # NaN / Infinity
+        raise FormatError(f"{source}: {e}") from None
+
+
 def _load_json(path: Path | str) -> Any:
     p = Path(path)
+    why = missing_reason(p)
+    if why:
+        raise FormatError(why)
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FormatError(f"{p}: file not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise FormatError(f"{p}: not valid JSON ({e})") from None
+        if p.stat().st_size > MAX_JSON_BYTES:
+            raise FormatError(f"{p}: {p.stat().st_size >> 20} MiB is too large for a caption file; split it")
+        raw = p.read_bytes()
+    except OSError as e:
+        raise FormatError(os_error_message(p, e)) from None
+    return parse_json(raw, str(p))
+
+
+def _kind(d: Any) -> str:
+    return {str: "a JSON string", list: "a JSON list", int: "a JSON number", float: "a JSON number",
+            bool: "a JSON boolean", type(None): "JSON null", dict: "a JSON object"}.get(type(d), type(d).__name__)
 
 
 # -- our own schema -----------------------------------------------------------------
@@ -44,18 +77,18 @@ def tree_to_dict(tree: CaptionTree) -> dict[str, Any]:
 
 
 def tree_from_dict(d: dict[str, Any], source: str = "<dict>") -> CaptionTree:
+    """A validated tree (see :mod:`videonav.memory.tree_schema`) or a one-line :class:`FormatError`."""
+    from videonav.memory.tree_schema import validate_tree_dict
+
     if not isinstance(d, dict) or d.get("schema") != SCHEMA:
         raise FormatError(f"{source}: not a videonav tree (missing \"schema\": \"{SCHEMA}\")")
     if d.get("version") != SCHEMA_VERSION:
         raise FormatError(f"{source}: tree schema version {d.get('version')!r}, this videonav reads {SCHEMA_VERSION}")
     try:
-        tree = CaptionTree(str(d["video_id"]), float(d["duration"]), d.get("meta") or {})
-        for nd in sorted(d["nodes"], key=lambda x: (x["level"], x["id"].count("."))):
-            tree.add(Node.model_validate(nd))
-        tree.validate()
-    except (KeyError, TypeError, ValueError, TreeError) as e:
-        raise FormatError(f"{source}: malformed videonav tree ({type(e).__name__}: {e})") from None
-    return tree
+        return validate_tree_dict(d)
+    except (TreeError, ValueError) as e:
+        raise FormatError(f"{source}: malformed videonav tree ({e}); fix the file (`videonav tree export` "
+                          "writes the format)") from None
 
 
 def save_tree(tree: CaptionTree, path: Path | str) -> None:
@@ -70,11 +103,18 @@ def load_tree(path: Path | str) -> CaptionTree:
 def timed_from_seconds_dict(d: Any, source: str = "<dict>") -> list[TimedText]:
     """``{"0": "...", "1": "..."}`` -> lines, each lasting until the next one (or +1 s)."""
     if not isinstance(d, dict) or not d:
-        raise FormatError(f"{source}: expected a non-empty {{second: caption}} object")
+        raise FormatError(f"{source}: holds {_kind(d) if d or not isinstance(d, dict) else 'an empty object'}, "
+                          "not a caption file; pass a videonav tree, a LongVideo-R1 file or a non-empty "
+                          "{second: caption} object")
     try:
-        items = sorted((float(k), str(v)) for k, v in d.items())
+        items = sorted((float(k), v) for k, v in d.items())
     except ValueError:
-        raise FormatError(f"{source}: keys must be seconds, got e.g. {next(iter(d))!r}") from None
+        raise FormatError(f"{source}: keys must be seconds, got e.g. {next(iter(d))!r}; fix the file") from None
+    for t, v in items:
+        if not math.isfinite(t) or t < 0:
+            raise FormatError(f"{source}: key {t!r} is not a time; keys must be finite seconds >= 0; fix the file")
+        if not isinstance(v, str):
+            raise FormatError(f"{source}: the caption at {t:g} s is {_kind(v)}; captions must be strings; fix the file")
     out = []
     for i, (t, text) in enumerate(items):
         end = items[i + 1][0] if i + 1 < len(items) else t + 1.0
@@ -115,10 +155,8 @@ class CaptionSource:
                 raise FormatError(f"{self.path}: no captions for video {vid!r}")
             with zipfile.ZipFile(self.path) as zf:
                 raw = zf.read(self._zip[vid])
-            try:
-                return timed_from_seconds_dict(json.loads(raw.decode("utf-8")), f"{self.path}!{self._zip[vid]}")
-            except (UnicodeDecodeError, json.JSONDecodeError) as e:
-                raise FormatError(f"{self.path}!{self._zip[vid]}: not valid JSON ({e})") from None
+            where = f"{self.path}!{self._zip[vid]}"
+            return timed_from_seconds_dict(parse_json(raw, where), where)
         for cand in (self.path / f"{vid}_cap.json", self.path / f"{vid}.json"):
             if cand.exists():
                 return load_seconds_captions(cand)
@@ -126,13 +164,25 @@ class CaptionSource:
 
 
 # -- LongVideo-R1 caption JSON ------------------------------------------------------
-def _span_of(item: dict[str, Any], source: str) -> tuple[float, float]:
+def _span_of(item: Any, source: str) -> tuple[float, float]:
+    if not isinstance(item, dict):
+        raise FormatError(f"{source}: a segment is {_kind(item)}; each must be an object with frame_time")
     ft = item.get("frame_time", item.get("time"))
-    if isinstance(ft, (int, float)):
-        return float(ft), float(ft)
-    if isinstance(ft, (list, tuple)) and len(ft) >= 2:
-        return float(ft[0]), float(ft[-1])
-    raise FormatError(f"{source}: segment {item.get('segment_id')!r} has no usable frame_time ({ft!r})")
+    if isinstance(ft, (int, float)) and not isinstance(ft, bool):
+        span = (float(ft), float(ft))
+    elif isinstance(ft, (list, tuple)) and len(ft) >= 2 and all(
+            isinstance(x, (int, float)) and not isinstance(x, bool) for x in (ft[0], ft[-1])):
+        span = (float(ft[0]), float(ft[-1]))
+    else:
+        raise FormatError(f"{source}: segment {item.get('segment_id')!r} has no usable frame_time "
+                          f"({ft!r}); fix the file")
+    if not all(math.isfinite(x) and x >= 0 for x in span) or span[1] < span[0]:
+        raise FormatError(f"{source}: segment {item.get('segment_id')!r} frame_time {ft!r} is not an ordered "
+                          "span of finite seconds >= 0; fix the file")
+    if not isinstance(item.get("caption", ""), str):
+        raise FormatError(f"{source}: segment {item.get('segment_id')!r} caption is {_kind(item['caption'])}; "
+                          "captions must be strings; fix the file")
+    return span
 
 
 def tree_from_longvideor1(d: Any, source: str = "<dict>") -> CaptionTree:
@@ -146,8 +196,12 @@ def tree_from_longvideor1(d: Any, source: str = "<dict>") -> CaptionTree:
     levels = [lvl for lvl in d["captions"] if lvl]
     if not levels:
         raise FormatError(f"{source}: LongVideo-R1 file has no captions")
+    if any(not isinstance(lvl, list) for lvl in levels):
+        raise FormatError(f"{source}: \"captions\" must be a list of levels, each a list of segments")
     spans = [[(*_span_of(it, source), str(it.get("caption", ""))) for it in lvl] for lvl in levels]
     duration = max(e for lvl in spans for _, e, _ in lvl)
+    if duration <= 0:
+        raise FormatError(f"{source}: every frame_time is 0; a LongVideo-R1 file needs spans in seconds")
     tree = CaptionTree(str(d.get("video_name", Path(source).stem)), duration, {"format": "longvideor1"})
     prov = Provenance(backend="import", model="longvideor1")
     tree.add(Node(id=ROOT, start=0.0, end=duration, level=0, caption=None, provenance=prov))
@@ -213,6 +267,9 @@ def load_any_tree(path: Path | str) -> CaptionTree | list[TimedText]:
     d = _load_json(path)
     if isinstance(d, dict) and d.get("schema") == SCHEMA:
         return tree_from_dict(d, str(path))
+    if isinstance(d, dict) and "nodes" in d and "captions" not in d:
+        raise FormatError(f"{path}: looks like a videonav tree but has no \"schema\": \"{SCHEMA}\"; add it "
+                          "(`videonav tree export` writes the format)")
     if isinstance(d, dict) and "captions" in d and isinstance(d["captions"], list):
         return tree_from_longvideor1(d, str(path))
     return timed_from_seconds_dict(d, str(path))

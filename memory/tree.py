@@ -12,6 +12,7 @@ lines in ``lines`` so that clip-level tools can show them verbatim.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,6 +92,8 @@ class CaptionTree:
     def __init__(self, video_id: str, duration: float, meta: dict[str, Any] | None = None) -> None:
         self.video_id = video_id
         self.duration = float(duration)
+        if not math.isfinite(self.duration) or self.duration < 0:
+            raise TreeError(f"tree of {video_id!r}: duration {duration!r} is not a finite number of seconds >= 0")
         self.meta: dict[str, Any] = dict(meta or {})
         self._g: nx.DiGraph = nx.DiGraph()
 
@@ -99,6 +102,8 @@ class CaptionTree:
         """Add a node; its parent (from the path id) must already exist."""
         if node.id in self._g:
             raise TreeError(f"duplicate node id {node.id!r}")
+        if not (math.isfinite(node.start) and math.isfinite(node.end)):
+            raise TreeError(f"node {node.id!r} has a non-finite span [{node.start}, {node.end}]")
         if node.end < node.start:
             raise TreeError(f"node {node.id!r} ends before it starts ({node.start} > {node.end})")
         pid = parent_id(node.id)
@@ -193,6 +198,8 @@ class CaptionTree:
         """Check spans nest and children tile their parent in order."""
         if ROOT not in self._g:
             raise TreeError("tree has no root")
+        if self.root.level != 0:
+            raise TreeError(f"root has level {self.root.level}, not 0")
         for n in self.nodes():
             for c in self.children(n.id):
                 if c.start < n.start - 1e-6 or c.end > n.end + 1e-6:

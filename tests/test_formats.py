@@ -76,5 +76,5 @@ def test_malformed_files_name_the_file(tmp_path, content, match):
 
 
 def test_missing_file():
-    with pytest.raises(FormatError, match="not found"):
+    with pytest.raises(FormatError, match="no such file"):
         load_tree("/nonexistent/tree.json")

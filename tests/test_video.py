@@ -60,7 +60,8 @@ def test_missing_file_and_directory(tmp_path):
 
 
 def test_truncated_matroska_with_intact_header(tmp_path, tiny_video):
-    """A file whose header survives but whose tail is gone: the end-of-file spot check catches it."""
+    """A file whose header survives but whose tail is gone: the end-of-file spot check catches it, and
+    what decodes is kept (as ffmpeg plays it) with a warning saying what was cut (issue 13)."""
     import av
 
     mkv = tmp_path / "full.mkv"
@@ -74,8 +75,15 @@ def test_truncated_matroska_with_intact_header(tmp_path, tiny_video):
     assert probe(mkv).duration == pytest.approx(20.0, abs=0.5)
     cut = tmp_path / "cut.mkv"
     cut.write_bytes(mkv.read_bytes()[: mkv.stat().st_size // 3])
+    from videonav.tools.video.probe import TruncatedVideo
+
+    with pytest.warns(TruncatedVideo, match="only the first"):
+        info = probe(cut)
+    assert info.truncated_from == pytest.approx(20.0, abs=0.5) and 1.0 < info.duration < 10.0
+    tiny = tmp_path / "tiny.mkv"
+    tiny.write_bytes(mkv.read_bytes()[:2000])  # nothing decodable left: still refused
     with pytest.raises(VideoDecodeError):
-        probe(cut)
+        probe(tiny)
 
 
 def test_pyav_and_decord_agree_on_frames_and_times(tiny_video):

@@ -46,6 +46,10 @@ def _tree_from_file(path: Path, cfg: RunConfig, embedder: Any) -> CaptionTree:
     loaded = load_any_tree(path)
     if isinstance(loaded, CaptionTree):
         return loaded
+    if embedder is None:
+        from videonav.tools.embed import make_embedder
+
+        embedder = make_embedder(cfg.embedder)
     summarise = ExtractiveSummariser(embedder, sentences=cfg.tree.summary_sentences)
     return build_from_timed_text(path.stem, loaded, summarise, leaf_seconds=cfg.tree.leaf_seconds,
                                  width=cfg.tree.width)
@@ -54,7 +58,7 @@ def _tree_from_file(path: Path, cfg: RunConfig, embedder: Any) -> CaptionTree:
 def _tree_from_store(ref: str, store_path: Path | None) -> CaptionTree | None:
     from videonav.memory.store import Store
 
-    with Store(store_path) as store:
+    with Store(store_path, create=False) as store:  # a lookup never creates a store
         keys = [ref] if store.has_tree(ref) else store.tree_keys(ref)
         return store.load_tree(keys[-1]) if keys else None
 
@@ -112,8 +116,8 @@ def main(args: argparse.Namespace) -> int:
     ccfg = cfg.chapters
     if args.format == "youtube" and ccfg.min_chapters < 3:  # YouTube shows chapters only from three on
         ccfg = ccfg.model_copy(update={"min_chapters": 3})
+    tree = load_tree_for(args, cfg, None)  # file, store and video errors come before the embedder loads
     embedder = make_embedder(cfg.embedder)
-    tree = load_tree_for(args, cfg, embedder)
     writer = build_writer(args, cfg, embedder, ccfg)
     chapters = make_chapters(tree, embedder, writer, ccfg)
     text = render(args.format, chapters, tree.video_id, tree.duration,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "tree": ("videonav.agent.cli.tree", "import, export and show caption trees"),
@@ -71,17 +72,36 @@ def main(argv: list[str] | None = None) -> int:
     module.add_arguments(subs[verb])
     args = parser.parse_args(argv)
     try:
-        return int(module.main(args) or 0)
+        with warnings.catch_warnings():  # e.g. a truncated video: one line, not a source excerpt
+            warnings.showwarning = lambda msg, *_a, **_k: print(f"videonav {verb}: warning: {msg}", file=sys.stderr)
+            rc = int(module.main(args) or 0)
+        sys.stdout.flush()  # a closed pipe (`| head -1`) shows up here, not at interpreter exit
+        return rc
     except KeyboardInterrupt:
         print("interrupted; work already stored is kept", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141  # as if killed by SIGPIPE, like other tools cut short by `head`
     except Exception as e:  # the CLI is the one place that turns errors into messages
-        from videonav.agent.errors import is_user_error
+        from videonav.agent.errors import user_message
 
-        if not is_user_error(e):
+        msg = user_message(e, subs[verb])
+        if msg is None:
             raise
-        print(f"videonav {verb}: error: {e}", file=sys.stderr)
+        print(f"videonav {verb}: error: {msg}", file=sys.stderr)
         return 1
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so Python's exit-time flush does not report the closed pipe again."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout replaced (tests) or already closed
+        pass
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ from videonav.memory.store import Store, file_hash, tree_key
 from videonav.memory.tree import CaptionTree, TimedText
 from videonav.tools.captioners.base import Captioner, make_captioner
 from videonav.tools.config import CaptionerConfig, EmbedderConfig, VideoConfig
+from videonav.tools.video.locks import video_lock
 from videonav.tools.video.probe import probe
 from videonav.tools.video.readers import PyAVReader, open_reader
 from videonav.tools.video.shots import THUMB_WIDTH, SceneScan, scan_video, segment_leaves
@@ -123,6 +124,9 @@ def _open(path: Path | str, store: Store, vcfg: VideoConfig, tcfg: TreeConfig,
         scan_decode = (scanner.decode_seconds, scanner.frames_decoded) if scanner is not reader else (0.0, 0)
         if scanner is not reader:
             scanner.close()
+        # captions must come from the scan exactly as a resumed run reloads it (rounded JSON): ties
+        # between colour shares broke differently in memory and made the resumed root caption differ
+        scan = SceneScan.from_dict(scan.to_dict())
     if resumed:
         ctree = store.load_tree(key)
         if raw is None:
@@ -163,7 +167,20 @@ def index_video(path: Path | str, *, store: Store, video: VideoConfig | None = N
                 lazy: bool | None = None, subtitles: Path | str | None = None, entities: Sequence[str] = (),
                 captioner_impl: Captioner | None = None, summarise: Summariser | None = None,
                 progress: Progress | None = None) -> IndexResult:
-    """Build (or finish) the caption tree of ``path`` in ``store``; ``lazy`` defaults to ``tree.lazy``."""
+    """Build (or finish) the caption tree of ``path`` in ``store``; ``lazy`` defaults to ``tree.lazy``.
+
+    Holds the (store, video) lock throughout: a second run of the same video waits, then reuses.
+    """
+    probe(path)  # a missing or broken file fails before a lock file is made
+    with video_lock(store.path, file_hash(path), str(path)):
+        return _index_locked(path, store, video, tree, captioner, embedder, lazy, subtitles, entities,
+                             captioner_impl, summarise, progress)
+
+
+def _index_locked(path: Path | str, store: Store, video: VideoConfig | None, tree: TreeConfig | None,
+                  captioner: CaptionerConfig | None, embedder: EmbedderConfig | None, lazy: bool | None,
+                  subtitles: Path | str | None, entities: Sequence[str], captioner_impl: Captioner | None,
+                  summarise: Summariser | None, progress: Progress | None) -> IndexResult:
     t0 = time.perf_counter()
     tcfg = tree or TreeConfig()
     src = open_source(path, store=store, video=video, tree=tcfg, captioner=captioner, embedder=embedder,

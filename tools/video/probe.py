@@ -8,6 +8,8 @@ Frames are RGB ``uint8`` arrays (H, W, 3) with the exact presentation time of ea
 
 from __future__ import annotations
 
+import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +40,10 @@ class SubtitleError(VideoError):
     """A subtitle file or stream cannot be read."""
 
 
+class TruncatedVideo(UserWarning):
+    """The file is cut off; only its decodable start is indexed (the CLI prints it as one line)."""
+
+
 class SubtitleStream(BaseModel):
     model_config = ConfigDict(frozen=True)
     index: int
@@ -59,6 +65,8 @@ class VideoInfo(BaseModel):
     size_bytes: int
     has_audio: bool = False
     subtitle_streams: tuple[SubtitleStream, ...] = ()
+    truncated_from: float | None = None
+    """The header's duration when the file is cut off and ``duration`` is what decodes."""
 
 
 @dataclass
@@ -76,6 +84,17 @@ def fix_hint(p: Path) -> str:
     return f"re-export it, e.g. `ffmpeg -i {p.name} -c:v libx264 -c:a aac fixed.mp4`"
 
 
+def ffmpeg_reason(e: Exception) -> str:
+    """FFmpeg's words without PyAV's ``[Errno 1094995529]`` prefix and the repeated path.
+
+    >>> ffmpeg_reason(OSError(1094995529, "Invalid data found when processing input", "x.mp4"))
+    'invalid data found when processing input'
+    """
+    text = getattr(e, "strerror", None) or str(e)
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(text)).split(": '")[0]
+    return text[:1].lower() + text[1:]
+
+
 def probe(path: Path | str) -> VideoInfo:
     """Open, inspect and spot-check a video (first and last frame decode) or raise a :class:`VideoError`.
 
@@ -84,9 +103,12 @@ def probe(path: Path | str) -> VideoInfo:
     """
     import av
 
+    from videonav.memory.paths import missing_reason
+
     p = Path(path)
-    if not p.exists():
-        raise VideoNotFound(f"{p}: no such file; check the path (relative paths are from {Path.cwd()})")
+    why = missing_reason(p)
+    if why:
+        raise VideoNotFound(why)
     if not p.is_file():
         raise VideoNotFound(f"{p}: not a file (a directory?); pass a video file")
     size = p.stat().st_size
@@ -96,7 +118,7 @@ def probe(path: Path | str) -> VideoInfo:
         container = av.open(str(p))
     except av.FFmpegError as e:
         raise VideoDecodeError(f"{p}: cannot be opened as a video, it is corrupt, truncated or not a video "
-                               f"({e}); {fix_hint(p)}") from None
+                               f"({ffmpeg_reason(e)}); {fix_hint(p)}") from None
     with container:
         streams = list(container.streams)
         vstreams = [s for s in container.streams.video if s.codec_context.width]
@@ -125,22 +147,43 @@ def probe(path: Path | str) -> VideoInfo:
         if duration <= 0:
             raise VideoDecodeError(f"{p}: zero-length video; nothing to index")
         last = _first_frame_time(container, v, max(0.0, duration - 1.0))
+        truncated_from = None
         if last is None or last < duration - max(3.0, 0.05 * duration):
             got = "nothing" if last is None else f"{last:.1f} s"
-            raise VideoDecodeError(f"{p}: truncated, the header says {duration:.1f} s but decoding "
-                                   "near the end "
-                                   f"gives {got}; download it again or {fix_hint(p)}")
+            # a cut-off download with its index up front: index what decodes, as ffmpeg would play it
+            present = _demux_duration(container, v, present_only=True)
+            end = _first_frame_time(container, v, max(0.0, present - 1.0)) if present > 1.0 else None
+            if end is None or end < 1.0:
+                raise VideoDecodeError(f"{p}: truncated, the header says {duration:.1f} s but decoding "
+                                       "near the end "
+                                       f"gives {got}; download it again or {fix_hint(p)}")
+            truncated_from, duration = duration, end + 1.0 / fps
+            warnings.warn(TruncatedVideo(
+                f"{p}: truncated, the header says {truncated_from:.1f} s but only the first {duration:.1f} s "
+                f"decode; indexing those and leaving out the last {truncated_from - duration:.1f} s "
+                f"(download it again for the rest)"), stacklevel=2)
     frames = int(v.frames) if v.frames else int(round(duration * fps))
     return VideoInfo(path=str(p), duration=duration, fps=fps, width=width, height=height, frames=frames,
-                     codec=codec, size_bytes=size, has_audio=has_audio, subtitle_streams=subs)
+                     codec=codec, size_bytes=size, has_audio=has_audio, subtitle_streams=subs,
+                     truncated_from=truncated_from)
 
 
-def _demux_duration(container: Any, v: Any) -> float:
-    """Duration from packet timestamps when the header has none (e.g. a cut-off Matroska file)."""
+def _demux_duration(container: Any, v: Any, present_only: bool = False) -> float:
+    """Duration from packet timestamps when the header has none (e.g. a cut-off Matroska file);
+    ``present_only``: only packets whose data is in the file (an MP4 cut off after its index)."""
+    import av
+
     end = 0.0
-    for pkt in container.demux(v):
-        if pkt.pts is not None and pkt.time_base is not None:
-            end = max(end, float((pkt.pts + (pkt.duration or 0)) * pkt.time_base))
+    try:
+        if present_only:  # after a failed decode near the end the demuxer sits at EOF
+            container.seek(0)
+        for pkt in container.demux(v):
+            if present_only and not pkt.size:
+                continue
+            if pkt.pts is not None and pkt.time_base is not None:
+                end = max(end, float((pkt.pts + (pkt.duration or 0)) * pkt.time_base))
+    except (av.FFmpegError, EOFError):
+        pass
     container.seek(0)
     return end
 
