@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from videonav.agent.actions import LETTERS
 from videonav.agent.cli.common import add_common, load_run_config
 from videonav.agent.result import AskResult
 from videonav.memory.timefmt import clock
@@ -28,7 +29,7 @@ def render(res: AskResult) -> str:
         conf = f"  conf {s.confidence:.2f}" if s.confidence is not None else ""
         out.append(f"  round {s.round}: {s.action}({args})  +{s.reads} captions{conf}"
                    + ("" if s.valid else "  [invalid]"))
-    out.append(f"Answer: {res.answer}" + (f"  (option {'ABCDE'[res.option_index]})" if res.option_index is not None
+    out.append(f"Answer: {res.answer}" + (f"  (option {LETTERS[res.option_index]})" if res.option_index is not None
                                          and res.options else ""))
     out.append(f"Confidence: {res.confidence:.2f}  (halted by {res.halted_by})")
     for e in res.evidence:
@@ -55,6 +56,13 @@ def main(args: argparse.Namespace) -> int:
             print("videonav ask: give VIDEO and QUESTION, or --tree FILE and QUESTION", file=sys.stderr)
             return 2
         video, question = args.args[0], " ".join(args.args[1:])
+    from videonav.agent.inputs import check_question
+
+    check_question(question, args.options)  # before any model is loaded
+    if video is not None:
+        from videonav.tools.video.probe import probe
+
+        probe(video)
     rt = build_runtime(cfg, need_llm=needs_llm(args.strategy, cfg, args.options or []))
     if video is None:
         from videonav.agent.cli.tree import resolve_tree
