@@ -35,6 +35,7 @@ import numpy as np
 from videonav.memory.tree import Provenance
 from videonav.tools.captioners.base import Caption, CaptionContext, CaptionRequest, register_captioner
 from videonav.tools.captioners.clip_qa import parse_question
+from videonav.tools.children import clean_stale_dirs, die_with_parent, owned_prefix
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
 from videonav.tools.quoting import quote
@@ -94,6 +95,7 @@ class ClassicCaptioner:
                                      "tesseract-ocr`, or set captioner.ocr: false to caption from "
                                      "subtitles and statistics only")
         self._cache: dict[bytes, list[str]] = {}
+        clean_stale_dirs("videonav-ocr-")  # left by a killed run
         self._pool = ThreadPoolExecutor(max(1, cfg.ocr_workers), thread_name_prefix="ocr")
         self.ocr_seconds = 0.0
         self.ocr_frames = 0
@@ -103,7 +105,7 @@ class ClassicCaptioner:
 
     # -- OCR --------------------------------------------------------------------------
     def _run_tesseract(self, images: list[np.ndarray]) -> list[list[str]]:
-        with tempfile.TemporaryDirectory(prefix="videonav-ocr-") as d:
+        with tempfile.TemporaryDirectory(prefix=owned_prefix("videonav-ocr-")) as d:
             paths = []
             for i, img in enumerate(images):
                 g = _gray(img)
@@ -114,7 +116,7 @@ class ClassicCaptioner:
             env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
             cmd = [str(self.tesseract), str(Path(d) / "list.txt"), "stdout",
                    "--psm", "3", "--dpi", "150", "tsv"]
-            out = subprocess.run(cmd, capture_output=True, env=env, check=False)
+            out = subprocess.run(cmd, capture_output=True, env=env, check=False, preexec_fn=die_with_parent())
         if out.returncode != 0:
             err = out.stderr.decode(errors="replace")[-300:]
             raise OCRError(f"tesseract failed ({out.returncode}): {err}; "
@@ -159,8 +161,8 @@ class ClassicCaptioner:
                     self._cache[k] = lines
             self.ocr_seconds += time.perf_counter() - t0
             self.ocr_frames += len(items)
-        for k, target in aliases.items():
-            self._cache[k] = self._cache.get(target, [])
+        # aliases are not cached: a later request reading that frame OCRs it itself, so a node's caption
+        # does not depend on which requests came before it (a resumed index equals a clean one)
         return [[(colour, self._cache.get(k, [])) for k, colour in keys] for keys in keys_per_group]
 
     # -- captioning and QA --------------------------------------------------------------
