@@ -410,3 +410,73 @@ def test_run_records_are_never_overwritten(tmp_path: Path) -> None:
         with pytest.raises(StoreError):
             s.save_run("r1", "index", None, {}, {"n": 2}, [])
         assert s.get_run("r1")["result"] == {"n": 1}
+
+
+def _faststart_mp4(path: Path, seconds: int = 20, fps: int = 5) -> Path:
+    """A small MP4 with its index up front (as web downloads are), so a cut-off copy still opens."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as c:
+        s = c.add_stream("libx264", rate=fps)
+        s.width, s.height, s.pix_fmt = 160, 96, "yuv420p"
+        s.options = {"preset": "ultrafast", "g": str(fps)}
+        for i in range(seconds * fps):
+            fr = np.full((96, 160, 3), (i * 7) % 255, np.uint8)
+            fr[:, (i * 3) % 150:(i * 3) % 150 + 10] = 255
+            for pkt in s.encode(av.VideoFrame.from_ndarray(fr, format="rgb24")):
+                c.mux(pkt)
+        for pkt in s.encode():
+            c.mux(pkt)
+    return path
+
+
+def test_truncated_mp4_is_indexed_as_far_as_it_decodes(tmp_path: Path, capsys) -> None:
+    """ffmpeg plays the first part of a cut-off download; videonav indexes that part and says what was cut."""
+    full = _faststart_mp4(tmp_path / "full.mp4")
+    cut = write(tmp_path / "cut.mp4", full.read_bytes()[: int(full.stat().st_size * 0.6)])
+    store = tmp_path / "s.sqlite"
+    rc, out, err = run(["index", str(cut), "--store", str(store), "--no-progress", "--set", "captioner.ocr=false",
+                        "--set", "embedder.model=hashing"], capsys)
+    warns = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 0 and "Traceback" not in err, err
+    assert len(warns) == 1 and "warning:" in warns[0] and "only the first" in warns[0], err
+    with Store(store) as s:
+        tree = s.load_tree(s.tree_keys()[-1])
+    assert 5.0 < tree.duration < 15.0 and tree.root.end == tree.duration
+
+
+def test_big_subtitle_file_is_parsed_once(tmp_path: Path, tiny_video, monkeypatch) -> None:
+    """A huge sidecar used to be parsed again on every open of its video (15-32 s for 200k cues)."""
+    import shutil
+
+    from videonav.tools.captioners.base import make_captioner
+    from videonav.tools.config import CaptionerConfig, EmbedderConfig
+    from videonav.tools.video import subtitles as subs
+    from videonav.tools.video.index import open_source
+
+    video = tmp_path / "v.mp4"
+    shutil.copy(tiny_video.path, video)
+    cues = "\n".join(f"{i + 1}\n00:00:{i // 100:02d},{(i % 100) * 10:03d} --> 00:00:{i // 100:02d},"
+                     f"{(i % 100) * 10 + 5:03d}\ncue {i}\n" for i in range(1200))
+    srt = write(tmp_path / "v.srt", cues)
+    calls = {"n": 0}
+    real = subs.read_subtitle_file
+
+    def counting(p):
+        calls["n"] += 1
+        return real(p)
+
+    monkeypatch.setattr(subs, "read_subtitle_file", counting)
+    cap = make_captioner(CaptionerConfig(ocr=False))
+    got = []
+    with Store(tmp_path / "s.sqlite") as s:
+        for _ in range(2):
+            src = open_source(video, store=s, embedder=EmbedderConfig(model="hashing"), captioner_impl=cap)
+            got.append([(c.start, c.end, c.text) for c in src.cues.cues])
+            src.close()
+    assert calls["n"] == 1 and got[0] == got[1] and len(got[0]) == 1200
+    srt.write_text(cues.replace("cue 7\n", "cue seven\n"))  # an edited file is parsed again
+    with Store(tmp_path / "s.sqlite") as s:
+        open_source(video, store=s, embedder=EmbedderConfig(model="hashing"), captioner_impl=cap).close()
+    assert calls["n"] == 2

@@ -8,6 +8,7 @@ import argparse
 import importlib
 import sys
 import warnings
+from collections.abc import Callable
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "tree": ("videonav.agent.cli.tree", "import, export and show caption trees"),
@@ -72,8 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     module.add_arguments(subs[verb])
     args = parser.parse_args(argv)
     try:
-        with warnings.catch_warnings():  # e.g. a truncated video: one line, not a source excerpt
-            warnings.showwarning = lambda msg, *_a, **_k: print(f"videonav {verb}: warning: {msg}", file=sys.stderr)
+        with warnings.catch_warnings():  # e.g. a truncated video: one line, once, not a source excerpt
+            warnings.showwarning = _one_line_warnings(verb)
             rc = int(module.main(args) or 0)
         sys.stdout.flush()  # a closed pipe (`| head -1`) shows up here, not at interpreter exit
         return rc
@@ -91,6 +92,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"videonav {verb}: error: {msg}", file=sys.stderr)
         return 1
+
+
+def _one_line_warnings(verb: str) -> Callable[..., None]:
+    shown: set[str] = set()
+
+    def show(message: Warning | str, *_args: object, **_kw: object) -> None:
+        if str(message) not in shown:  # probed three times on the way in: said once
+            shown.add(str(message))
+            print(f"videonav {verb}: warning: {message}", file=sys.stderr)
+    return show
 
 
 def _silence_stdout() -> None:

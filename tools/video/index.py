@@ -30,7 +30,7 @@ from videonav.tools.video.probe import probe
 from videonav.tools.video.readers import PyAVReader, open_reader
 from videonav.tools.video.shots import THUMB_WIDTH, SceneScan, scan_video, segment_leaves
 from videonav.tools.video.source import IndexStats, Progress, VideoTreeSource
-from videonav.tools.video.subtitles import CueIndex, load_subtitles, transcript
+from videonav.tools.video.subtitles import CueIndex, load_subtitles_cached, transcript
 
 INDEX_VERSION = "idx1"
 """Bump when the tree-building logic (segmentation, parent rendering) changes: part of the tree key."""
@@ -104,7 +104,7 @@ def _open(path: Path | str, store: Store, vcfg: VideoConfig, tcfg: TreeConfig,
           entities: Sequence[str], captioner_impl: Captioner | None, summarise: Summariser | None,
           progress: Progress | None) -> VideoTreeSource:
     info = probe(path)
-    cues, sub_src = load_subtitles(path, info, subtitles)
+    cues, sub_src = load_subtitles_cached(path, info, subtitles, store.cache_get, store.cache_put)
     cap = captioner_impl or make_captioner(captioner or CaptionerConfig())
     vhash = file_hash(path)
     key = _settings(vhash, vcfg, tcfg, cap, ecfg, cues, entities)

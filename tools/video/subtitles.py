@@ -11,8 +11,9 @@ from __future__ import annotations
 import bisect
 import io
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 from videonav.memory.tree import TimedText
 from videonav.tools.video.probe import SubtitleError, VideoInfo
@@ -138,6 +139,29 @@ def load_subtitles(video: Path | str, info: VideoInfo | None = None, path: Path 
         if cues:
             return cues, f"{video}#subtitles"
     return [], ""
+
+
+CACHE_MIN_CUES = 1000
+"""Sidecars with at least this many cues are cached parsed (a 200k-cue file took 15-32 s and 414 MB
+to parse on every open of its video); smaller ones parse faster than the cache lookup pays."""
+
+
+def load_subtitles_cached(video: Path | str, info: VideoInfo | None, path: Path | str | None,
+                          get: Callable[[str], Any], put: Callable[[str, Any], None]) -> tuple[list[TimedText], str]:
+    """:func:`load_subtitles` with parsed sidecar cues kept under (file, size, mtime) by ``get``/``put``
+    (the store's key/value cache): an edited file has a new mtime, so it is parsed again."""
+    src = Path(path) if path is not None else find_sidecar(video)
+    if src is None or not src.is_file():
+        return load_subtitles(video, info, path)
+    st = src.stat()
+    key = f"subs:{src.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+    hit = get(key)
+    if isinstance(hit, list):
+        return [TimedText(start=a, end=b, text=t) for a, b, t in hit], str(src)
+    cues = read_subtitle_file(src)
+    if len(cues) >= CACHE_MIN_CUES:
+        put(key, [[c.start, c.end, c.text] for c in cues])
+    return cues, str(src)
 
 
 class CueIndex:
