@@ -70,6 +70,8 @@ def stem(word: str) -> str:
     w = word.lower().removesuffix("'s")
     for suf in ("ing", "ed", "es", "s"):
         if w.endswith(suf) and len(w) - len(suf) >= 3 and not w.endswith("ss"):
+            if suf == "es" and not w[:-2].endswith(("s", "x", "z", "ch", "sh")):
+                continue  # 'slides' -> 'slide' (the 's' rule), 'boxes' -> 'box'
             return w[: -len(suf)]
     return w
 
@@ -107,7 +109,7 @@ def strip_template(text: str) -> str:
     prev = None
     while prev != s:
         prev = s
-        s = _TEMPLATE.sub("", s, count=1).strip().strip("\"'`*").strip()
+        s = _TEMPLATE.sub("", s, count=1).strip().rstrip(".").strip("\"'`*").strip()  # '"Kyiv".' -> 'Kyiv'
     return s.rstrip(".").strip()
 
 
@@ -183,8 +185,9 @@ def _words(text: str) -> list[str]:
 def question_terms(question: str) -> tuple[set[str], str, bool]:
     """(content-term stems, focus phrase, expects a number) of a question.
 
-    >>> question_terms("What number was shown on the white slide?")
-    ({'number', 'shown', 'white', 'slide'}, 'number', True)
+    >>> terms, focus, number = question_terms("What number was shown on the white slide?")
+    >>> sorted(terms), focus, number
+    (['number', 'shown', 'slide', 'white'], 'number', True)
     >>> question_terms("Which city is the reporter speaking from?")[1:]
     ('city', False)
     """
