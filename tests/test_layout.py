@@ -79,6 +79,13 @@ def test_no_back_edges_and_no_bench_or_demos_imports():
     assert not bad, "\n".join(bad)
 
 
+def test_library_code_never_imports_the_cli():
+    cli_modules = {ROOT / "rl" / "cli.py", *(ROOT / "agent" / "cli").glob("*.py")}  # the verbs themselves
+    bad = [f"{p.relative_to(ROOT)}:{line} imports {name}" for p in package_files() if p not in cli_modules
+           for line, name in imported_names(p) if name.startswith("videonav.agent.cli")]
+    assert not bad, bad
+
+
 def test_tests_do_not_import_bench_or_demos():
     bad = [f"{p.name}:{line} {name}" for p in sorted((ROOT / "tests").glob("*.py"))
            for line, name in imported_names(p, strings=False) if name.split(".")[0] in ("bench", "demos")]
