@@ -151,16 +151,10 @@ class Video:
 
     def _tree_source(self, rt: Runtime) -> TreeSource:
         if self._source is None:
-            if self.path is not None:
-                from videonav.tools.video.index import open_source
+            from videonav.agent.sources import question_source
 
-                src = open_source(self.path, self.cfg, rt.store, lazy=True)
-                self.tree, self.key = src.tree, src.tree_key
-                self._source = src
-            else:
-                from videonav.tools.text_source import TextTreeSource
-
-                self._source = TextTreeSource(self.tree, rt.embedder, self.cfg.planner.inspect_lines)
+            self._source = question_source(self.path, self.tree, self.cfg, rt.store, rt.embedder)
+            self.tree, self.key = self._source.tree, self._source.tree_key or self.key
         return self._source
 
     def ask(self, question: str, options: Sequence[str] | None = None, strategy: str = "guided", *,
@@ -172,13 +166,13 @@ class Video:
         ``guided`` (default), ``navigate``, ``all-captions``, ``uniform-k``, ``search-k``.
         ``record`` saves config, result and trace to the store and a run folder (``last_run``).
         """
+        from videonav.agent.inputs import check_question
         from videonav.agent.strategies import STRATEGIES, needs_llm, run_strategy
 
         if strategy not in STRATEGIES:
             raise ValueError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)}")
-        if not question.strip():
-            raise ValueError("empty question: pass the question text as the first argument")
         opts = [str(o) for o in options or []]
+        check_question(question, opts)  # before any model is loaded
         rt = self._runtime(needs_llm(strategy, self.cfg, opts))
         res = run_strategy(strategy, self._tree_source(rt), question, opts, self.cfg, rt.llm, rt.embedder,
                            rt.scorer, k=self.cfg.budget.max_captions, planners=self._planners)
@@ -215,7 +209,7 @@ class Video:
             tree = fully_indexed_tree(self.path, self.cfg, self.cfg.store.path)
             self.tree = tree
             if self._source is not None:  # its in-memory tree predates these captions: reopen on the next ask
-                self._source.close()  # type: ignore[attr-defined]
+                self._source.close()
                 self._source = None
         rt = self._runtime(need_llm=False)
         writer = ChapterWriter(rt.embedder, self._title_llm(titles), max_words=ccfg.title_words,

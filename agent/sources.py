@@ -21,6 +21,8 @@ from videonav.memory.store import Store
 from videonav.memory.tree import CaptionTree
 
 if TYPE_CHECKING:
+    from videonav.memory.source import TreeSource
+    from videonav.tools.embed import Embedder
     from videonav.tools.video.index import IndexResult
     from videonav.tools.video.source import Progress
 
@@ -53,6 +55,21 @@ def load_tree(source: str | Path, store: Store, cfg: RunConfig) -> tuple[str | N
         finally:
             src.close()
     raise FileNotFoundError(f"{ref}: not a tree key in {store.path}, a caption file or a video")
+
+
+def question_source(video: Path | str | None, tree: CaptionTree | None, cfg: RunConfig, store: Store,
+                    embedder: Embedder) -> TreeSource:
+    """What a question navigates: a video's lazy source (missing captions are built when reached,
+    from real frames) or, without a video, a text source over ``tree``. Close it when done."""
+    if video is not None:
+        from videonav.tools.video.index import open_source
+
+        return open_source(video, cfg, store, lazy=True)
+    if tree is None:
+        raise ValueError("question_source needs a video or a tree")
+    from videonav.tools.text_source import TextTreeSource
+
+    return TextTreeSource(tree, embedder, cfg.planner.inspect_lines)
 
 
 def index_and_record(video: Path | str, cfg: RunConfig, *, subtitles: Path | str | None = None,

@@ -44,8 +44,8 @@ def render(res: AskResult) -> str:
 def main(args: argparse.Namespace) -> int:
     from videonav.agent.runlog import save_run
     from videonav.agent.runtime import build_runtime
+    from videonav.agent.sources import load_tree, question_source
     from videonav.agent.strategies import needs_llm, run_strategy
-    from videonav.tools.text_source import TextTreeSource
 
     cfg = load_run_config(args)
     if args.tree:
@@ -64,16 +64,9 @@ def main(args: argparse.Namespace) -> int:
 
         probe(video)
     rt = build_runtime(cfg, need_llm=needs_llm(args.strategy, cfg, args.options or []))
-    if video is None:
-        from videonav.agent.cli.tree import resolve_tree
-
-        key, tree = resolve_tree(args.tree, rt.store, args.set, args.config)
-        source = TextTreeSource(tree, rt.embedder, cfg.planner.inspect_lines)
-    else:
-        from videonav.tools.video.index import open_source  # type: ignore[attr-defined]
-
-        source = open_source(video, cfg, rt.store, lazy=True)
-        key = source.tree_key
+    key, tree = load_tree(args.tree, rt.store, cfg) if video is None else (None, None)
+    source = question_source(video, tree, cfg, rt.store, rt.embedder)
+    key = source.tree_key or key
     res = run_strategy(args.strategy, source, question, list(args.options or []), cfg, rt.llm, rt.embedder,
                        rt.scorer, k=cfg.budget.max_captions)
     folder = save_run(rt.store, "ask", cfg, res.model_dump(exclude={"trace"}),
