@@ -75,8 +75,10 @@ def user_message(e: BaseException, parser: argparse.ArgumentParser | None = None
         return one_line(_validation_message(e, parser))
     if isinstance(e, RecursionError):
         return "input nested too deeply to process; check the file you passed (e.g. a JSON tree)"
-    if isinstance(e, sqlite3.Error):
-        return one_line(f"store error ({e}); what was stored before is kept. If it persists, pass another --store")
+    if isinstance(e, sqlite3.Error):  # a read outside Store's typed writes
+        from videonav.memory.store_checks import store_error
+
+        return one_line(str(store_error("store", e, "reading it", writing=False)))
     if isinstance(e, OSError) and e.filename:
         return one_line(os_error_message(Path(str(e.filename)), e))
     return None

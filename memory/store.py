@@ -83,6 +83,19 @@ def tree_key(video_hash: str, **settings: Any) -> str:
     return f"{video_hash[:16]}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 
 
+def _reads(doing: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Reads get the same typed errors as writes (a damaged page can surface on any query)."""
+    import functools
+
+    def wrap(fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
+        def run(self: Store, *a: Any, **k: Any) -> Any:
+            with sqlite_errors(self.path, doing, writing=False):
+                return fn(self, *a, **k)
+        return run
+    return wrap
+
+
 class Store:
     """Thin, typed access to the SQLite file; one connection per Store."""
 
@@ -176,6 +189,7 @@ class Store:
             self._db.execute("INSERT OR REPLACE INTO videos VALUES (?,?,?,?,?,?)",
                              (video_id, path, content_hash, duration, json.dumps(probe, default=str), time.time()))
 
+    @_reads("reading a video")
     def get_video(self, video_id: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT path, content_hash, duration, probe FROM videos WHERE video_id=?",
                                (video_id,)).fetchone()
@@ -206,20 +220,24 @@ class Store:
         """Store a whole tree in one transaction; a tree that fails validation writes nothing."""
         tree.validate()
         with self._write("storing the tree"):
+            # the tree replaces whatever the key held: a re-import with fewer nodes leaves no stale ones
+            self._db.execute("DELETE FROM nodes WHERE tree_key=?", (key,))
             self._db.execute("INSERT OR REPLACE INTO trees VALUES (?,?,?,?,?)",
                              (key, tree.video_id, tree.duration, json.dumps(tree.meta, default=str), time.time()))
             self._db.executemany("INSERT OR REPLACE INTO nodes VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                                  [self._node_row(key, n) for n in tree.nodes()])
 
+    @_reads("looking up a tree")
     def has_tree(self, key: str) -> bool:
         return self._db.execute("SELECT 1 FROM trees WHERE tree_key=?", (key,)).fetchone() is not None
 
+    @_reads("listing trees")
     def tree_keys(self, video_id: str | None = None) -> list[str]:
         q = "SELECT tree_key FROM trees" + (" WHERE video_id=?" if video_id else "") + " ORDER BY created"
         return [r[0] for r in self._db.execute(q, (video_id,) if video_id else ())]
 
     def load_tree(self, key: str) -> CaptionTree:
-        with sqlite_errors(self.path, f"reading tree {key}"):
+        with sqlite_errors(self.path, f"reading tree {key}", writing=False):
             row = self._db.execute("SELECT video_id, duration, meta FROM trees WHERE tree_key=?", (key,)).fetchone()
             if row is None:
                 raise TreeError(f"no tree {key!r} in store {self.path}")
@@ -239,20 +257,24 @@ class Store:
                             "re-import or re-index that video") from None
         return tree
 
+    @_reads("looking up a video's trees")
     def trees_of_video(self, video_hash: str) -> list[str]:
         """Tree keys built from a video file with this content hash, oldest first."""
         keys = [k for k, meta in self._db.execute("SELECT tree_key, meta FROM trees ORDER BY created")
                 if video_hash in (meta or "") and json.loads(meta or "{}").get("video_hash") == video_hash]
         return keys
 
+    @_reads("reading captions")
     def captioned_ids(self, key: str) -> set[str]:
         rows = self._db.execute("SELECT node_id FROM nodes WHERE tree_key=? AND caption IS NOT NULL", (key,))
         return {r[0] for r in rows}
 
+    @_reads("counting nodes")
     def count_nodes(self, key: str) -> int:
         return int(self._db.execute("SELECT count(*) FROM nodes WHERE tree_key=?", (key,)).fetchone()[0])
 
     # -- key/value cache (QA answers, embeddings metadata) ------------------------------------
+    @_reads("reading the cache")
     def cache_get(self, key: str) -> Any | None:
         row = self._db.execute("SELECT value FROM kv WHERE key=?", (key,)).fetchone()
         return None if row is None else json.loads(row[0])
@@ -269,6 +291,7 @@ class Store:
                              (run_id, kind, tree_key, time.time(), json.dumps(config, default=str),
                               json.dumps(result, default=str), json.dumps(trace, default=str)))
 
+    @_reads("reading a run")
     def get_run(self, run_id: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT kind, tree_key, config, result, trace FROM runs WHERE run_id=?",
                                (run_id,)).fetchone()

@@ -153,27 +153,31 @@ def _is_corrupt(e: BaseException) -> bool:
 
 
 @contextmanager
-def sqlite_errors(p: Path, doing: str) -> Iterator[None]:
+def sqlite_errors(p: Path, doing: str, writing: bool = True) -> Iterator[None]:
     """Map ``sqlite3`` errors raised while ``doing`` something to typed, one-line store errors."""
     try:
         yield
     except sqlite3.Error as e:
-        msg = str(e).lower()
-        kept = "what was stored before is kept"
-        if "disk is full" in msg or "database or disk is full" in msg:
-            raise StoreFull(f"{p}: disk full while {doing}; {kept}. Free some space and rerun the same "
-                            "command to continue") from None
-        if _is_corrupt(e):
-            raise StoreCorrupt(f"{p}: the store is damaged ({e}) while {doing}; {kept} but may be incomplete. "
-                               f"{recover_hint(p)}") from None
-        if "readonly" in msg or "read-only" in msg:
-            raise StoreError(f"{p}: the store is read-only ({e}); copy it somewhere writable and pass that "
-                             "--store") from None
-        if "locked" in msg or "busy" in msg:
-            raise StoreError(f"{p}: the store stayed locked by another videonav process while {doing}; "
-                             f"{kept}. Rerun when the other run is done") from None
-        if "unable to open" in msg:
-            why = _describe_unopenable(p) or f"{p}: SQLite cannot open it ({e})"
-            raise StoreError(f"{why}; pass another --store") from None
-        raise StoreError(f"{p}: SQLite error while {doing} ({e}); {kept}. If it persists, pass another "
-                         "--store") from None
+        raise store_error(p, e, doing, writing) from None
+
+
+def store_error(p: Path | str, e: sqlite3.Error, doing: str, writing: bool = True) -> StoreError:
+    """The typed error for ``e``: what happened, that earlier work is kept, and what to do."""
+    p = Path(p)
+    msg = str(e).lower()
+    kept = "what was stored before is kept" if writing else "nothing was written"
+    if "disk is full" in msg or "database or disk is full" in msg:
+        return StoreFull(f"{p}: disk full while {doing}; {kept}. Free some space and rerun the same "
+                         "command to continue")
+    if _is_corrupt(e):
+        return StoreCorrupt(f"{p}: the store is damaged ({e}) while {doing}; {kept}"
+                            f"{' but may be incomplete' if writing else ''}. {recover_hint(p)}")
+    if "readonly" in msg or "read-only" in msg:
+        return StoreError(f"{p}: the store is read-only ({e}); copy it somewhere writable and pass that --store")
+    if "locked" in msg or "busy" in msg:
+        return StoreError(f"{p}: the store stayed locked by another videonav process while {doing}; "
+                          f"{kept}. Rerun when the other run is done")
+    if "unable to open" in msg:
+        why = _describe_unopenable(p) or f"{p}: SQLite cannot open it ({e})"
+        return StoreError(f"{why}; pass another --store")
+    return StoreError(f"{p}: SQLite error while {doing} ({e}); {kept}. If it persists, pass another --store")

@@ -264,6 +264,10 @@ CASES: dict[str, Case] = {
     "store-is-directory": _into(_directory, "is a directory"),
     "store-newer-schema": _into(_newer, "newer than this videonav"),
     "store-damaged": _into(_damaged, "damaged"),
+    "show-damaged-store": lambda tmp, _s: (["tree", "show", "vid", "--store", str(_damaged(tmp))],
+                                           tmp / "damaged.sqlite", "nothing was written"),
+    "chapters-damaged-store": lambda tmp, _s: (["chapters", "vid", "--store", str(_damaged(tmp)), *FAST],
+                                               tmp / "damaged.sqlite", "damaged"),
     # ask: refused before any model loads
     "ask-nine-options": _ask("which?", options=[f"option {i}" for i in range(9)]),
     "ask-one-option": _ask("which?", options=["only"]),
@@ -480,3 +484,16 @@ def test_big_subtitle_file_is_parsed_once(tmp_path: Path, tiny_video, monkeypatc
     with Store(tmp_path / "s.sqlite") as s:
         open_source(video, store=s, embedder=EmbedderConfig(model="hashing"), captioner_impl=cap).close()
     assert calls["n"] == 2
+
+
+def test_chapters_reports_a_store_error_before_loading_the_embedder(tmp_path: Path, monkeypatch, capsys) -> None:
+    """The store error used to arrive after 19 s of loading MiniLM."""
+    import videonav.tools.embed as embed
+
+    def no_model(*_a, **_k):
+        raise AssertionError("the embedder was loaded before the store was opened")
+
+    monkeypatch.setattr(embed, "make_embedder", no_model)
+    target = _foreign_db(tmp_path)
+    rc, _, err = run(["chapters", "some-video", "--store", str(target)], capsys)
+    assert rc == 1 and "not a videonav store" in err and "AssertionError" not in err, err
