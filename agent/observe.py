@@ -1,15 +1,16 @@
 """Executing one action against a tree source and rendering what it returns.
 
-Shared by the planner and the RL environment: an observation is a string for the model, the
-list of :class:`Read` items it put in front of the model (each one caption read, with its
-span: the basis of cost and grounding metrics), and an error flag for illegal actions, which
-become corrective observations instead of exceptions.
+:meth:`videonav.agent.episode.Episode.apply` calls :func:`observe` for every policy (planner,
+SFT teachers, GRPO environment) once the episode has judged the action legal; it returns a
+string for the model, the list of :class:`Read` items it put in front of the model (each one
+caption read, with its span: the basis of cost and grounding metrics), and an error flag for
+structurally wrong actions, which become corrective observations instead of exceptions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from videonav.tools.embed import Embedder
 
 if TYPE_CHECKING:
     from videonav.agent.config import RunConfig
+    from videonav.agent.episode import Episode
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def render_reads(reads: list[Read]) -> str:
     return "\n".join(f"[{r.node_id}] {clock(r.start)}-{clock(r.end)}: {quote(r.text)}" for r in reads)
 
 
-def observe(act: Action, ep: Any, source: TreeSource, cfg: RunConfig,
+def observe(act: Action, ep: Episode, source: TreeSource, cfg: RunConfig,
             embedder: Embedder) -> tuple[str, list[Read], bool]:
     """Run ``act`` (not ``answer``); returns (observation, reads, is_error)."""
     tree = source.tree

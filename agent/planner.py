@@ -10,6 +10,9 @@ similarity of a node's caption to the question and options to the score of actin
 a cheap signal a tiny model can follow. Halting does not depend on the LLM noticing it is
 done: after every observation the option scorer measures support for each option from what
 was read, and the loop stops once the margin-based confidence clears the threshold.
+The bookkeeping (opening state, legal actions, budgets, reads, cost) is the
+:class:`videonav.agent.episode.Episode` that SFT teachers and the GRPO environment drive too;
+the planner only chooses actions and answers.
 """
 
 from __future__ import annotations
