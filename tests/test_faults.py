@@ -268,6 +268,9 @@ CASES: dict[str, Case] = {
                                            tmp / "damaged.sqlite", "nothing was written"),
     "chapters-damaged-store": lambda tmp, _s: (["chapters", "vid", "--store", str(_damaged(tmp)), *FAST],
                                                tmp / "damaged.sqlite", "damaged"),
+    "index-into-foreign-store": lambda tmp, _s: (["index", str(_faststart_mp4(tmp / "v.mp4", seconds=3)), "--store",
+                                                  str(_foreign_db(tmp)), "--no-progress"], tmp / "other.sqlite",
+                                                 "not a videonav store"),
     # ask: refused before any model loads
     "ask-nine-options": _ask("which?", options=[f"option {i}" for i in range(9)]),
     "ask-one-option": _ask("which?", options=["only"]),
