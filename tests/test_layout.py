@@ -86,6 +86,27 @@ def test_library_code_never_imports_the_cli():
     assert not bad, bad
 
 
+def _prints_or_exits(path: Path) -> list[str]:
+    """``print(...)`` / ``sys.exit(...)`` calls outside a script's ``main`` function."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    allowed = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef) and f.name == "main"
+               for n in ast.walk(f)}
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and id(node) not in allowed:
+            f = node.func
+            if (isinstance(f, ast.Name) and f.id == "print") or (
+                    isinstance(f, ast.Attribute) and f.attr == "exit" and getattr(f.value, "id", None) == "sys"):
+                out.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    return out
+
+
+def test_library_code_never_prints_or_exits():
+    cli_modules = {ROOT / "rl" / "cli.py", *(ROOT / "agent" / "cli").glob("*.py")}
+    bad = [hit for p in package_files() if p not in cli_modules for hit in _prints_or_exits(p)]
+    assert not bad, f"return values or raise; only CLI verbs print: {bad}"
+
+
 def test_tests_do_not_import_bench_or_demos():
     bad = [f"{p.name}:{line} {name}" for p in sorted((ROOT / "tests").glob("*.py"))
            for line, name in imported_names(p, strings=False) if name.split(".")[0] in ("bench", "demos")]
