@@ -184,15 +184,17 @@ class Video:
         return res
 
     # -- chapters ---------------------------------------------------------------------------
-    def chapters(self, format: str = "json", *, count: int | None = None, min_seconds: float = 10.0,
-                 level: int | None = None, sections: bool = False, titles: str = "auto") -> str:
+    def chapters(self, format: str = "json", *, count: int | None = None, min_seconds: float | None = None,
+                 level: int | None = None, sections: bool | None = None, titles: str = "auto") -> str:
         """Chapter titles and summaries, rendered as ``json``, ``md``, ``youtube``, ``webvtt`` or ``ffmetadata``.
 
-        A video-backed instance is captioned fully first (chapters need every unit). ``titles``:
-        ``auto`` (the planner LLM when ``planner.backend`` is not ``none`` and it loads, else
-        extractive, with a warning), ``llm`` or ``extractive``.
+        The arguments override the config's ``chapters`` section (as the flags of ``videonav
+        chapters`` do); ``youtube`` asks for at least 3 chapters. A video-backed instance is
+        captioned fully first (chapters need every unit). ``titles``: ``auto`` (the planner LLM
+        when ``planner.backend`` is not ``none`` and it loads, else extractive, with a warning),
+        ``llm`` or ``extractive``.
         """
-        from videonav.agent.chapters.build import ChapterConfig, ChapterError, make_chapters
+        from videonav.agent.chapters.build import ChapterError, make_chapters
         from videonav.agent.chapters.formats import FORMATS, render
         from videonav.agent.chapters.titles import ChapterWriter
 
@@ -200,8 +202,10 @@ class Video:
             raise ChapterError(f"unknown chapter format {format!r}; choose one of {', '.join(FORMATS)}")
         if titles not in ("auto", "llm", "extractive"):
             raise ChapterError(f"titles={titles!r}: choose auto, llm or extractive")
-        ccfg = ChapterConfig(count=count, min_chapters=3 if format == "youtube" else 1, min_seconds=min_seconds,
-                             level=level, sections=sections)
+        given = {"count": count, "min_seconds": min_seconds, "level": level, "sections": sections}
+        ccfg = make_config(self.cfg, {f"chapters.{k}": v for k, v in given.items() if v is not None}).chapters
+        if format == "youtube" and ccfg.min_chapters < 3:  # YouTube shows chapters only from three on
+            ccfg = ccfg.model_copy(update={"min_chapters": 3})
         tree = self.tree
         if self.path is not None:
             from videonav.agent.sources import fully_indexed_tree

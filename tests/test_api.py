@@ -113,6 +113,10 @@ def test_chapters_in_every_format(toy_tree_file: Path, tmp_path: Path):
     youtube = v.chapters("youtube").splitlines()
     assert youtube[0].startswith("00:00 ") and len(youtube) >= 3
     assert len(json.loads(v.chapters(count=2))["chapters"]) == 2
+    # the config's chapters section is the default, the argument wins over it
+    three = Video.from_tree(toy_tree_file, store=tmp_path / "s.sqlite", overrides={**FAST, "chapters.count": 3})
+    assert len(json.loads(three.chapters())["chapters"]) == 3
+    assert len(json.loads(three.chapters(count=2))["chapters"]) == 2
 
 
 def test_bad_input_is_one_clear_exception(toy_tree_file: Path, tmp_path: Path):
@@ -121,6 +125,10 @@ def test_bad_input_is_one_clear_exception(toy_tree_file: Path, tmp_path: Path):
         v.ask(Q, OPTIONS, strategy="best")
     with pytest.raises(ValueError, match="unknown chapter format 'srt'"):
         v.chapters("srt")
+    with pytest.raises(ValueError, match="chapters.count"):
+        v.chapters(count=0)
+    with pytest.raises(ValueError, match="empty"):
+        v.ask("  ", OPTIONS)
     with pytest.raises(ValueError, match="titles='llm' needs a planner LLM"):
         v.chapters(titles="llm")
     with pytest.raises(FileNotFoundError, match="no such tree file"):
