@@ -79,7 +79,11 @@ def observe(act: Action, ep: Episode, source: TreeSource, cfg: RunConfig,
     if act.name == "search":
         q = (act.query or "").strip()
         ep.searched.add(ep.question if q == ep.query else q)
-        hits = top_k(search_items(tree), q, cfg.planner.search_k, embedder)
+        from videonav.tools.search import source_search  # store-backed trees: the hybrid search of `videonav search`
+
+        found = source_search(source, q, cfg.planner.search_k, embedder)
+        hits = top_k(search_items(tree), q, cfg.planner.search_k, embedder) if found is None else [
+            Read(h.text, h.start, h.end, h.node_id, "clip" if h.field == "caption" else "line") for h in found]
         if not hits:
             return f"No captions match {quote(q, 200)}.", [], False
         return f"Best matches for {quote(q, 200)}:\n{render_reads(hits)}", hits, False

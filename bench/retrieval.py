@@ -60,8 +60,15 @@ def table(title: str, rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def build_nextqa(store: Any, data: Path, embedder: Any) -> dict[str, str]:
-    """Import every shared caption file as a text tree; {video id: tree key}."""
+def build_nextqa(store: Any, data: Path, videos: int | None, seed_dir: Path | None, embedder: Any
+                 ) -> dict[str, str]:
+    """Import the shared caption files as text trees; {video id: tree key}. ``videos`` keeps the
+    first N of a fixed shuffled order (bench/fit_answerer.py's ``video_order``); ``seed_dir`` takes
+    MiniLM vectors of identical texts that fit_answerer.py cached (``caps/<video>.npy``, ``qa.npy``)
+    instead of embedding them again: the same model, so the same vectors, only cheaper."""
+    import numpy as np
+
+    from videonav.memory import text_index as ti
     from videonav.memory.config import TreeConfig
     from videonav.memory.formats import CaptionSource
     from videonav.tools.embed import HashingEmbedder
@@ -69,11 +76,37 @@ def build_nextqa(store: Any, data: Path, embedder: Any) -> dict[str, str]:
 
     src = CaptionSource(data / "nextqa" / "captions_1fps.zip")
     cfg, summ_emb = TreeConfig(), HashingEmbedder()
+    ids = src.ids()
+    if videos:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from fit_answerer import video_order
+
+        ids = video_order(ids)[:videos]
     keys = {}
-    for vid in src.ids():
+    seeded = 0
+    for vid in ids:
         lines = src.get(vid)
         text_tree(vid, lines, cfg, summ_emb, store)
         keys[vid] = text_tree_key(lines, cfg, summ_emb)
+        cached = seed_dir / "caps" / f"{vid}.npy" if seed_dir else None
+        texts = list(dict.fromkeys(t.text for t in lines))
+        if cached is not None and cached.exists() and getattr(embedder, "name", "") == "minilm":
+            vecs = np.load(cached)
+            if len(vecs) == len(texts):
+                ti.put_vectors(store._db, f"minilm:{vecs.shape[1]}", [ti.text_hash(t) for t in texts], vecs)
+                seeded += len(texts)
+    if seed_dir and (seed_dir / "qa.npy").exists() and getattr(embedder, "name", "") == "minilm":
+        import csv
+
+        from videonav.agent.scorer import GENERIC_TEXTS
+
+        rows = list(csv.DictReader(open(data / "nextqa" / "val.csv", encoding="utf-8")))
+        qa = list(dict.fromkeys([r["question"] for r in rows] + [r[f"a{i}"] for r in rows for i in range(5)]
+                                + [f"{r['question']} {r[f'a{i}']}" for r in rows for i in range(5)] + GENERIC_TEXTS))
+        vecs = np.load(seed_dir / "qa.npy")
+        if len(vecs) == len(qa):
+            embedder._cache.update(zip(qa, vecs, strict=True))
+    print(f"{len(keys)} videos; {seeded} caption vectors taken from {seed_dir}", file=sys.stderr)
     return keys
 
 
@@ -190,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--store", required=True, help="SQLite store to build (nextqa/nextgqa) or read (library)")
     ap.add_argument("--library", default="/tmp/vnlib", help="folder of sample videos (one sub-folder each)")
     ap.add_argument("--limit", type=int, default=None, help="questions per task (evenly spaced), default all")
+    ap.add_argument("--videos", type=int, default=None, help="nextqa/nextgqa: only the first N videos (fixed order)")
+    ap.add_argument("--seed-vectors", default=None, help="folder of fit_answerer.py's cached MiniLM vectors")
     ap.add_argument("--embedder", default=None, help="embedder.model (default MiniLM; 'hashing' for a smoke run)")
     ap.add_argument("--save", action="store_true", help=f"append the tables to {RESULTS}")
     args = ap.parse_args(argv)
@@ -210,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         keys: dict[str, str] = {}
         if {"nextqa", "nextgqa"} & set(args.tasks):
             t0 = time.perf_counter()
-            keys = build_nextqa(store, data, emb)
+            keys = build_nextqa(store, data, args.videos, Path(args.seed_vectors) if args.seed_vectors else None,
+                                emb)
             n = searcher.index_vectors()
             print(f"{len(keys)} trees ready, {n} texts embedded in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
         for task in args.tasks:

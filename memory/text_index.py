@@ -24,6 +24,7 @@ import re
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -162,14 +163,101 @@ def _where(trees: Sequence[str] | None, fields: Iterable[str] | None, params: li
     return sql
 
 
+SCORE_BUDGET = 20000
+"""Rows bm25() may score per query, library-wide. Scoring, not matching, is what costs (~5-10 us a
+row): an OR of common words matches most of a 300k-row library. Past the budget the most
+frequent words (lowest IDF, least weight in BM25 anyway) are dropped; if even the rarest word
+alone is over it, all words must match (AND)."""
+
+
+def _doc_freqs(db: sqlite3.Connection, words: list[str]) -> dict[str, int]:
+    """Rows containing each word, from the FTS vocabulary. Index terms are porter stems, which are
+    (nearly always) prefixes of the word: the longest vocabulary term that prefixes it is taken."""
+    db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS text_fts_vocab USING fts5vocab(text_fts, 'row')")
+    token = (id(db), db.execute("SELECT max(id) FROM text_fields").fetchone())
+    if _DF.get("token") != token:  # counting a common word reads its whole doclist: keep the counts
+        _DF.clear()
+        _DF["token"] = token
+    out = {}
+    for w in words:
+        if w in _DF:
+            out[w] = _DF[w]
+            continue
+        rows = db.execute("SELECT term, doc FROM text_fts_vocab WHERE term >= ? AND term <= ?",
+                          (w[:max(2, len(w) - 4)], w)).fetchall()
+        best = max((t for t, _ in rows if w.startswith(t)), key=len, default=None)
+        out[w] = _DF[w] = dict(rows)[best] if best is not None else 0
+    return out
+
+
+_DF: dict[str, Any] = {}
+
+
+def _budgeted(db: sqlite3.Connection, expr: str) -> str:
+    words = [w.strip('"') for w in expr.split(" OR ")]
+    try:
+        df = _doc_freqs(db, words)
+    except sqlite3.Error:
+        return expr
+    if sum(df.values()) <= SCORE_BUDGET:
+        return expr
+    order = sorted(words, key=lambda w: df[w])
+    if df[order[0]] > SCORE_BUDGET and len(order) > 1:
+        return " AND ".join(f'"{w}"' for w in order)
+    keep, total = [], 0
+    for w in order:
+        if keep and total + df[w] > SCORE_BUDGET:
+            break
+        keep.append(w)
+        total += df[w]
+    return " OR ".join(f'"{w}"' for w in keep)
+
+
 def lexical(db: sqlite3.Connection, query: str, *, trees: Sequence[str] | None = None,
             fields: Iterable[str] | None = None, limit: int = 200) -> list[FieldHit]:
-    """The ``limit`` best field rows by BM25 (score = -bm25, so higher is better)."""
+    """The ``limit`` best field rows by BM25 (score = -bm25, so higher is better).
+
+    Within a few trees the FTS scan is bounded to their rows' id range (their rows are written
+    together, so the range is tight); library-wide, common words are dropped past
+    :data:`SCORE_BUDGET`, and an AND that matches nothing falls back to the plain OR."""
     expr = fts_query(query)
     if expr is None or (trees is not None and not trees):
         return []
+    if trees is None:
+        strict = _budgeted(db, expr)
+        hits = _lexical(db, strict, trees, fields, limit, _cutoff(db, strict))
+        return hits if hits or strict == expr else _lexical(db, expr, trees, fields, limit, _cutoff(db, expr))
+    return _lexical(db, expr, trees, fields, limit)
+
+
+def _cutoff(db: sqlite3.Connection, expr: str) -> int | None:
+    """For an expression still matching more than the budget (one very common word): the lowest
+    rowid among its ``SCORE_BUDGET // 4`` newest matches, so only those are scored (a documented
+    approximation: such a word ranks little by itself)."""
+    if " AND " in expr or " OR " in expr or _DF.get(expr.strip('"'), 0) <= SCORE_BUDGET:
+        return None
+    try:
+        row = db.execute("SELECT rowid FROM text_fts WHERE text_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+                         (expr, max(1, SCORE_BUDGET // 4))).fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else int(row[0])
+
+
+def _lexical(db: sqlite3.Connection, expr: str, trees: Sequence[str] | None, fields: Iterable[str] | None,
+             limit: int, min_rowid: int | None = None) -> list[FieldHit]:
     params: list[object] = [expr]
-    extra = _where(trees, fields, params)
+    extra = ""
+    if min_rowid is not None:
+        extra, params = " AND text_fts.rowid > ?", [expr, min_rowid]
+    if trees is not None:
+        marks = ",".join("?" * len(trees))
+        lo, hi = db.execute(f"SELECT min(id), max(id) FROM text_fields WHERE tree_key IN ({marks})",
+                            list(trees)).fetchone()
+        if lo is None:
+            return []
+        extra, params = " AND text_fts.rowid BETWEEN ? AND ?", [expr, lo, hi]
+    extra += _where(trees, fields, params)
     params.append(int(limit))
     sql = ('SELECT f.id, f.tree_key, f.node_id, f.level, f.start, f."end", f.field, f.text, bm25(text_fts) '
            "FROM text_fts JOIN text_fields AS f ON f.id = text_fts.rowid "
@@ -207,14 +295,21 @@ def hash_pending(db: sqlite3.Connection) -> int:
     return len(rows)
 
 
-def missing_texts(db: sqlite3.Connection, embedder: str, limit: int | None = None) -> list[tuple[str, str]]:
-    """(hash, text) of distinct texts that have no vector for ``embedder`` yet."""
+def _trees_sql(trees: Sequence[str] | None, params: list[object]) -> str:
+    if trees is None:
+        return ""
+    params.extend(trees)
+    return f" AND f.tree_key IN ({','.join('?' * len(trees))})"
+
+
+def missing_texts(db: sqlite3.Connection, embedder: str, trees: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """(hash, text) of distinct texts (of ``trees``, default all) with no vector for ``embedder`` yet."""
     hash_pending(db)
+    params: list[object] = [embedder]
     sql = ("SELECT f.text_hash, min(f.text) FROM text_fields AS f LEFT JOIN text_vectors AS v "
-           "ON v.embedder=? AND v.text_hash=f.text_hash WHERE v.text_hash IS NULL GROUP BY f.text_hash")
-    if limit:
-        sql += f" LIMIT {int(limit)}"
-    return [(h, t) for h, t in db.execute(sql, (embedder,))]
+           "ON v.embedder=? AND v.text_hash=f.text_hash WHERE v.text_hash IS NULL"
+           f"{_trees_sql(trees, params)} GROUP BY f.text_hash")
+    return [(h, t) for h, t in db.execute(sql, params)]
 
 
 def put_vectors(db: sqlite3.Connection, embedder: str, hashes: Sequence[str], vecs: np.ndarray) -> None:
@@ -225,18 +320,21 @@ def put_vectors(db: sqlite3.Connection, embedder: str, hashes: Sequence[str], ve
 
 
 def fingerprint(db: sqlite3.Connection, embedder: str) -> str:
-    """Changes whenever rows or vectors change: names a valid vector-matrix cache."""
-    a = db.execute("SELECT count(*), coalesce(max(id), 0) FROM text_fields").fetchone()
-    b = db.execute("SELECT count(*) FROM text_vectors WHERE embedder=?", (embedder,)).fetchone()
-    return f"{INDEX_VERSION}-{a[0]}-{a[1]}-{b[0]}"
+    """Changes whenever rows or vectors are added (every rewrite adds rows): names a valid matrix
+    cache. Max ids, not counts: ``count(*)`` reads a whole 300k-row table. A node deleted and not
+    rewritten leaves stale ids in a cached matrix, which search drops when it looks them up."""
+    a = db.execute("SELECT coalesce(max(id), 0) FROM text_fields").fetchone()[0]
+    b = db.execute("SELECT coalesce(max(rowid), 0) FROM text_vectors").fetchone()[0]
+    return f"{INDEX_VERSION}-{a}-{b}-{embedder}"
 
 
-def vector_rows(db: sqlite3.Connection, embedder: str) -> tuple[np.ndarray, np.ndarray, list[str], list[str],
-                                                                   np.ndarray, np.ndarray]:
-    """Every field row that has a vector: (ids, matrix, tree_keys, node_ids, fields (codes), levels)."""
+def vector_rows(db: sqlite3.Connection, embedder: str, trees: Sequence[str] | None = None
+                ) -> tuple[np.ndarray, np.ndarray, list[str], list[str], np.ndarray, np.ndarray]:
+    """Field rows (of ``trees``, default all) with a vector: (ids, matrix, tree_keys, node_ids, field codes, levels)."""
+    params: list[object] = [embedder]
     rows = db.execute("SELECT f.id, f.tree_key, f.node_id, f.field, f.level, v.vec FROM text_fields AS f "
-                      "JOIN text_vectors AS v ON v.embedder=? AND v.text_hash=f.text_hash ORDER BY f.id",
-                      (embedder,)).fetchall()
+                      "JOIN text_vectors AS v ON v.embedder=? AND v.text_hash=f.text_hash WHERE 1"
+                      f"{_trees_sql(trees, params)} ORDER BY f.id", params).fetchall()
     if not rows:
         return (np.zeros(0, np.int64), np.zeros((0, 0), np.float32), [], [], np.zeros(0, np.int8),
                 np.zeros(0, np.int16))

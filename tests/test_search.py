@@ -223,3 +223,44 @@ def test_tree_round_trip_still_loads(store):
     s, keys = store  # the index tables must not disturb the store's own API
     t: CaptionTree = s.load_tree(keys["lec"])
     assert len(t.leaves()) == 4 and s.count_nodes(keys["lec"]) == len(t)
+
+
+def test_common_words_dropped_past_the_scoring_budget(store, monkeypatch):
+    s, keys = store
+    sr = Searcher.for_store(s, None)
+    every = sr.search("overview narrator walrus", mode="lexical", top=50)
+    monkeypatch.setattr(ti, "SCORE_BUDGET", 3)  # 'overview'/'narrator' are on many rows, 'walrus' on two
+    cut = sr.search("overview narrator walrus", mode="lexical", top=50)
+    assert len(cut) < len(every) and all("walrus" in h.text.lower() for h in cut)
+    monkeypatch.setattr(ti, "SCORE_BUDGET", 1)  # even the rarest word is over: all words must match
+    assert ti._budgeted(s._db, ti.fts_query("narrator zoo") or "") == '"zoo" AND "narrator"'
+    assert sr.search("narrator zoo", mode="lexical", top=50)  # AND matches: zoo's lines
+    assert sr.search("walrus penguin", mode="lexical")  # AND matches nothing: falls back to OR
+
+
+def test_demo_search_tab_callbacks(store):
+    from videonav.agent.demo.ui import on_pick_hit, on_search
+
+    s, keys = store
+
+    class Svc:
+        def __init__(self) -> None:
+            self.store = s
+
+        def search(self, q: str) -> list:
+            return Searcher.for_store(s, None).search(q, mode="lexical")
+
+    msg, rows, hits = on_search(Svc(), "penguin")
+    assert "1 hits" in msg and rows[0][0] == "zoo" and rows[0][1] == "00:20"
+    span, timeline = on_pick_hit(Svc(), hits, 0)
+    assert "penguin" in span and "00:20" in span and "<svg" in timeline
+    assert on_search(Svc(), "zzqqxx")[0] == "No matches in the store."
+    assert on_pick_hit(Svc(), hits, 5)[0] == ""
+
+
+def test_one_very_common_word_scores_only_its_newest_rows(store, monkeypatch):
+    s, _ = store
+    monkeypatch.setattr(ti, "SCORE_BUDGET", 4)  # 'narrator' is on 8 rows: only its 1 newest is scored
+    hits = ti.lexical(s._db, "narrator")
+    assert len(hits) == 1 and hits[0].field_id == max(h.field_id for h in ti._lexical(s._db, '"narrator"', None,
+                                                                                          None, 50))

@@ -29,6 +29,7 @@ from videonav.tools.embed import Embedder
 Mode = Literal["hybrid", "lexical", "dense"]
 Level = Literal["leaf", "part", "any"]
 RRF_K = 60
+FEW_TREES = 8  # up to this many trees, dense search reads their vectors directly instead of the library matrix
 MAX_QUERY_CHARS = 2000  # dense side: MiniLM reads 256 word pieces anyway; longer text only costs time
 
 
@@ -64,11 +65,12 @@ class _Matrix:
         self.node_ids, self.codes, self.leaf = node_ids, codes, leaf
 
     @classmethod
-    def build(cls, db: sqlite3.Connection, embedder: str) -> _Matrix:
-        ids, mat, tks, nids, codes, _levels = ti.vector_rows(db, embedder)
+    def build(cls, db: sqlite3.Connection, embedder: str, only: list[str] | None = None) -> _Matrix:
+        ids, mat, tks, nids, codes, _levels = ti.vector_rows(db, embedder, only)
         trees = sorted(set(tks))
         pos = {t: i for i, t in enumerate(trees)}
-        rows = db.execute("SELECT tree_key, node_id FROM nodes WHERE node_id<>'root'")
+        q = "SELECT tree_key, node_id FROM nodes WHERE node_id<>'root'"
+        rows = db.execute(q + (f" AND tree_key IN ({','.join('?' * len(only))})" if only else ""), only or [])
         parents = {(tk, _parent(n)) for tk, n in rows}
         leaf = np.fromiter(((tk, n) not in parents for tk, n in zip(tks, nids, strict=True)), bool, len(tks))
         return cls(ids, mat, np.fromiter((pos[t] for t in tks), np.int32, len(tks)), trees,
@@ -120,11 +122,11 @@ class Searcher:
         return f"{getattr(e, 'name', 'embedder')}:{getattr(e, 'dim', 0)}"
 
     # -- vectors -----------------------------------------------------------------------------
-    def index_vectors(self, batch: int = 512) -> int:
-        """Embed every text that has no vector for this embedder yet and store it; returns how many."""
+    def index_vectors(self, batch: int = 512, trees: list[str] | None = None) -> int:
+        """Embed every text (of ``trees``) that has no vector for this embedder yet, store it; returns how many."""
         if self.embedder is None:
             return 0
-        todo = ti.missing_texts(self.db, self.embedder_id)
+        todo = ti.missing_texts(self.db, self.embedder_id, trees)
         for i in range(0, len(todo), batch):
             part = todo[i:i + batch]
             vecs = self.embedder.encode([t for _, t in part])
@@ -165,7 +167,11 @@ class Searcher:
     def _dense(self, query: str, trees: list[str] | None, fields: tuple[str, ...] | None, level: Level,
                limit: int) -> list[tuple[int, float]]:
         assert self.embedder is not None
-        m = self.matrix()
+        if trees is not None and len(trees) <= FEW_TREES:  # one video (the planner, --video): its rows only
+            self.index_vectors(trees=trees)
+            m = _Matrix.build(self.db, self.embedder_id, trees)
+        else:
+            m = self.matrix()
         if not len(m.ids):
             return []
         q = self.embedder.encode([query[:MAX_QUERY_CHARS]])[0].astype(np.float32)
@@ -203,7 +209,7 @@ class Searcher:
         ``trees`` restricts to those tree keys; ``fields`` to some text fields (``("caption",)`` is
         the original-only baseline); each retriever contributes its ``candidates`` best rows."""
         query = query if isinstance(query, str) else str(query)
-        if not query.strip() or top <= 0:
+        if not query.strip() or top <= 0 or (trees is not None and not trees):
             return []
         if mode != "lexical" and self.embedder is None:
             mode = "lexical"
@@ -271,3 +277,14 @@ def resolve_trees(db: sqlite3.Connection, video: str) -> list[str]:
     if not out and p.stem:
         out = [r[0] for r in db.execute("SELECT tree_key FROM trees WHERE video_id=? ORDER BY created", (p.stem,))]
     return out
+
+
+def source_search(source: Any, query: str, k: int, embedder: Embedder) -> list[Hit] | None:
+    """The planner's ``search`` over a store-backed tree (a video's ``TreeSource`` with ``store`` and
+    ``key``): its k best leaves in time order; ``None`` for sources without a store (text trees keep
+    their in-memory search, so text-tree benchmarks are unchanged)."""
+    store, key = getattr(source, "store", None), getattr(source, "key", None)
+    if store is None or not isinstance(key, str) or not hasattr(store, "_db"):
+        return None
+    hits = Searcher.for_store(store, embedder).search(query, trees=[key], top=k, level="leaf")
+    return sorted(hits, key=lambda h: (h.start, h.node_id))

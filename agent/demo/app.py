@@ -263,6 +263,14 @@ class DemoService:
                      [s.model_dump() for s in res.trace], state.tree_key)
         return res
 
+    def search(self, query: str, top: int = 10) -> list[Any]:
+        """Hybrid search over every video in the demo's store (what ``videonav search`` does)."""
+        from videonav.tools.search import Searcher
+
+        with self._lock:
+            emb, _, _ = self.runtime(False)
+            return Searcher.for_store(self.store, emb).search(query or "", top=top)
+
     def chapters(self, state: Indexed | None) -> tuple[list[Any], dict[str, Path], list[str]]:
         """Chapters of the current tree (extractive titles: instant and never hallucinated) and one
         export file per format under ``<store dir>/demo/exports/<tree key>/``; formats whose rules the

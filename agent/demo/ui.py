@@ -163,6 +163,42 @@ def on_chapters(svc: DemoService, state: Indexed | None) -> tuple[Any, ...]:
     return (html.escape(status), chapter_rows(chapters), *buttons)
 
 
+SEARCH_HEADERS = ["video", "start", "end", "node", "text", "score"]
+
+
+def on_search(svc: DemoService, query: str) -> tuple[Any, ...]:
+    """-> (status, hit table, hits for the click handler); no match is a message, not an error."""
+    try:
+        hits = svc.search(query)
+    except Exception as e:  # noqa: BLE001
+        return error_text(e), [], []
+    rows = [[h.video_id, clock(h.start), clock(h.end), h.node_id, " ".join(h.text.split())[:200], round(h.score, 4)]
+            for h in hits]
+    msg = f"{len(hits)} hits; click one to see its span." if hits else "No matches in the store."
+    return msg, rows, hits
+
+
+def on_pick_hit(svc: DemoService, hits: list[Any], row: int | None) -> tuple[str, str]:
+    """-> (the hit's span as text, the timeline of its video with the span marked)."""
+    if not hits or row is None or not 0 <= row < len(hits):
+        return "", empty_timeline("Search, then click a hit.")
+    h = hits[row]
+    try:
+        tree = svc.store.load_tree(h.tree_key)
+    except Exception as e:  # noqa: BLE001
+        return error_text(e), empty_timeline()
+    node = tree.node(h.node_id) if h.node_id in tree else None
+    lines = [f"### {html.escape(h.video_id)} {clock(h.start)}–{clock(h.end)} `[{html.escape(h.node_id)}]`"]
+    if node is not None:
+        lines.append(html.escape(node.caption or "", quote=False))
+        lines += [f"- {clock(ln.start)}–{clock(ln.end)}: {html.escape(ln.text[:200], quote=False)}"
+                  for ln in node.lines[:12]]
+    from videonav.agent.result import Span
+
+    span = Span(node_id=h.node_id, start=h.start, end=h.end, kind="clip", text=h.text)
+    return "\n\n".join(lines), timeline_html(tree, evidence=[span], title=f"search hit in {h.video_id}")
+
+
 CSS = """
 #vn-answer h3 { margin-top: 0; }
 .vn-timeline-wrap svg { border: 1px solid #e5e7eb; border-radius: 6px; }
@@ -220,6 +256,16 @@ def build_app(svc: DemoService) -> Any:
                 with gr.Row():
                     downloads = [gr.DownloadButton(f"Download {fmt}", interactive=False, size="sm",
                                                    elem_id=f"vn-dl-{fmt}") for fmt in EXPORT_EXT]
+            with gr.Tab("Search", elem_id="vn-tab-search"):
+                hits_state = gr.State([])
+                with gr.Row():
+                    search_box = gr.Textbox(label="search every indexed video", scale=4, elem_id="vn-search",
+                                            placeholder="secret word, a number on a slide, a spoken phrase")
+                    search_btn = gr.Button("Search", elem_id="vn-search-btn", scale=1)
+                search_status = gr.Markdown("", elem_id="vn-search-status")
+                hit_table = gr.Dataframe(headers=SEARCH_HEADERS, interactive=False, wrap=True,
+                                         elem_id="vn-search-hits")
+                hit_span = gr.Markdown("", elem_id="vn-search-span")
 
         # a new video clears the previous one's answer and chapters (stale results would mislead)
         stale = [answer, confidence, path, cost, trace, chapters_status, chapter_table, *downloads]
@@ -234,6 +280,14 @@ def build_app(svc: DemoService) -> Any:
                       [status, answer, confidence, path, timeline, trace, cost])
         chapters_btn.click(functools.partial(on_chapters, svc), [state],
                            [chapters_status, chapter_table, *downloads])
+        search_io = ([search_box], [search_status, hit_table, hits_state])
+        search_btn.click(functools.partial(on_search, svc), *search_io)
+        search_box.submit(functools.partial(on_search, svc), *search_io)
+
+        def pick_hit(hits: list[Any], evt: gr.SelectData) -> tuple[str, str]:
+            return on_pick_hit(svc, hits, evt.index[0] if isinstance(evt.index, list | tuple) else evt.index)
+
+        hit_table.select(pick_hit, [hits_state], [hit_span, timeline])
     return app
 
 
