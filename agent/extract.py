@@ -50,12 +50,14 @@ _AUX = frozenset("is are was were be been do does did has have had can could wil
 _NUMERIC_FOCUS = frozenset("number numbers digit digits year years count amount many much age price code score "
                            "total percent".split())
 _WH_FOCUS = {"who": "person", "where": "place", "when": "time"}
-_TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-]*")
+_TOKEN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]|'(?=[A-Za-z]))*")  # "'GLACIERS 4'" -> GLACIERS, 4
 _QUOTED = re.compile(r'"([^"]+)"([^";.]{0,40})')
 _SENT = re.compile(r"(?<=[.!?])\s+")
+_PAREN = re.compile(r"\([^)]*\)")
 _TEMPLATE = re.compile(
     r"^\s*(?:(?:the\s+)?(?:final\s+|short\s+)?answer(?:\s+to\s+(?:the|this|your)\s+question)?\s*(?:is|would\s+be)?"
     r"\s*[:\-]?|based\s+on\s+(?:the|what)[^,:]*[,:]|according\s+to\s+[^,:]*[,:])\s*", re.I)
+_LABEL = re.compile(r"^[A-Z][A-Za-z-]*(?: [a-z]+)?:\s+(?=\S)")  # 'On-screen text: ', 'Speech: ' (caption labels)
 _CITE = re.compile(r"\[?\b((?:root|\d+(?:\.\d+)*))\b\]?")
 _NODES_TAG = re.compile(r"<nodes>(.*?)(?:</nodes>|$)", re.S | re.I)
 _ANSWER_TAG = re.compile(r"<answer>\s*(.*?)\s*(?:</answer>|$)", re.S | re.I)
@@ -110,39 +112,52 @@ def strip_template(text: str) -> str:
     while prev != s:
         prev = s
         s = _TEMPLATE.sub("", s, count=1).strip().rstrip(".").strip("\"'`*").strip()  # '"Kyiv".' -> 'Kyiv'
+        s = _LABEL.sub("", s, count=1)
     return s.rstrip(".").strip()
 
 
 @dataclass(frozen=True)
 class Unit:
-    """A sentence or on-screen text field of one read, split into answer-bearing segments."""
+    """One answer-bearing piece of a read: a ``|``-part of an on-screen text field (with the
+    words after the field, e.g. ``on white``) or one sentence. ``group`` numbers the field or
+    sentence it belongs to within the read, ``size`` how many parts that field lists."""
 
     read: int
     text: str
-    segments: tuple[str, ...]
+    segment: str
     sentence: bool  # running text (capitalisation means something) vs an OCR field
+    group: int = 0
+    size: int = 1
 
 
 def units_of(text: str, read: int = 0) -> list[Unit]:
-    """Quoted fields / speech sentences / other sentences of one read text.
+    """Quoted fields (split into parts) / speech sentences / other sentences of one read text.
 
-    >>> [(u.text, u.segments) for u in units_of('On-screen text: "INSECTS 1 | NUMBER 8639" on white.')]
-    [('INSECTS 1 | NUMBER 8639 on white', ('INSECTS 1', 'NUMBER 8639'))]
+    >>> [(u.text, u.group, u.size) for u in units_of('On-screen text: "INSECTS 1 | NUMBER 8639" on white.')]
+    [('INSECTS 1 on white', 0, 2), ('NUMBER 8639 on white', 0, 2)]
     """
     out: list[Unit] = []
     rest = text
+    g = 0
     for m in _QUOTED.finditer(text):
         inner, tail = m.group(1).strip(), m.group(2).strip()
         rest = rest.replace(m.group(0), " ", 1)
         if "|" in inner or not re.search(r"[.!?]\s", inner + " ") or inner.isupper():
-            parts = tuple(p.strip() for p in inner.split("|") if p.strip())
-            out.append(Unit(read, f"{inner.replace(' | ', ' | ')} {tail}".strip(), parts, False))
+            parts = [p.strip() for p in inner.split("|") if p.strip()]
+            # '(on teal)' after a part annotates it: context for matching, never the answer
+            out += [Unit(read, f"{p} {tail}".strip(), _PAREN.sub(" ", p).strip(), False, g, len(parts))
+                    for p in parts]
+            g += 1
         else:
-            out += [Unit(read, s, (s,), True) for s in _SENT.split(inner) if s.strip()]
-    for s in _SENT.split(rest):
-        s = re.sub(r"^\W*[A-Z][a-z-]+( [a-z]+)?:\s*", "", s.strip())  # 'Scene:', 'On-screen text:' labels
-        if _TOKEN.search(s):
-            out.append(Unit(read, s, (s,), True))
+            for sent in _SENT.split(inner):
+                if sent.strip():
+                    out.append(Unit(read, sent.strip(), sent.strip(), True, g))
+                    g += 1
+    for sent in _SENT.split(rest):
+        sent = re.sub(r"^\W*[A-Z][a-z-]+( [a-z]+)?:\s*", "", sent.strip())  # 'Scene:', 'On-screen text:' labels
+        if _TOKEN.search(sent):
+            out.append(Unit(read, sent, sent, True, g))
+            g += 1
     return out
 
 
@@ -209,10 +224,12 @@ def question_terms(question: str) -> tuple[set[str], str, bool]:
     return terms, " ".join(focus) or "thing", numeric
 
 
-def _candidates(seg: str, qterms: set[str]) -> list[tuple[str, int, bool]]:
-    """(span, start token index, follows a question term or colon) for the content runs of a segment."""
+def _candidates(seg: str, qterms: set[str]) -> list[tuple[str, int, bool, bool]]:
+    """(span, start token index, follows a question term or a colon, is a whole run) for the content
+    runs of a segment (maximal stretches of words that are neither stop words nor question words)
+    and their sub-spans of up to four words."""
     spans = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(seg)]
-    out: list[tuple[str, int, bool]] = []
+    out: list[tuple[str, int, bool, bool]] = []
     run: list[int] = []
 
     def flush() -> None:
@@ -221,7 +238,7 @@ def _candidates(seg: str, qterms: set[str]) -> list[tuple[str, int, bool]]:
                 i, j = run[a], run[b - 1]
                 prev_end = spans[i - 1][2] if i > 0 else 0
                 after = i > 0 and (stem(spans[i - 1][0]) in qterms or ":" in seg[prev_end : spans[i][1]])
-                out.append((seg[spans[i][1] : spans[j][2]], i, after))
+                out.append((seg[spans[i][1] : spans[j][2]], i, after, a == 0 and b == len(run)))
         run.clear()
 
     for k, (tok, _, _) in enumerate(spans):
@@ -234,54 +251,115 @@ def _candidates(seg: str, qterms: set[str]) -> list[tuple[str, int, bool]]:
     return out
 
 
+_ORDER = re.compile(r"\b(after|next|following|before|previous|preceding)\b", re.I)
+
+
+def _anchor(question: str, qterms: set[str]) -> tuple[set[str], bool]:
+    """Terms naming the event an "after X" / "before X" question is anchored on, and whether
+    the answer comes after it. ``Which chapter comes right after the chapter on Bridges?`` ->
+    ({'bridge'}, True): the answer is not where Bridges is, but in what follows it."""
+    m = _ORDER.search(question)
+    if not m:
+        return set(), True
+    before = {stem(w) for w in _words(question[: m.start()])}
+    tail = {stem(w) for w in _words(question[m.end():]) if w.lower() not in _STOP}
+    return (tail & qterms) - before, m.group(1).lower() not in ("before", "previous", "preceding")
+
+
 def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = None) -> Extracted:
     """The shortest span of ``reads`` that answers ``question`` (or :data:`NOT_FOUND`)."""
     qterms, focus, numeric = question_terms(question)
     units = [u for i, r in enumerate(reads) if r.text for u in units_of(r.text, i)]
     if not units or not qterms:
         return Extracted(NOT_FOUND, 0.02, how="not-found")
+    anchor, later = _anchor(question, qterms)
+    terms = qterms - anchor
+    focus_terms = {stem(w) for w in _words(focus)} & qterms
     unit_terms = [{stem(w) for w in _words(u.text)} for u in units]
+    group_terms: dict[tuple[int, int], set[str]] = {}
     read_terms: dict[int, set[str]] = {}
+    groups_in_read: dict[int, set[int]] = {}
     for u, ts in zip(units, unit_terms, strict=True):
+        group_terms.setdefault((u.read, u.group), set()).update(ts)
         read_terms.setdefault(u.read, set()).update(ts)
+        groups_in_read.setdefault(u.read, set()).add(u.group)
     n = len(units)
+    # what encloses a read in time (a part's summary around a clip) says where it is: weak context
+    ctx_terms: dict[int, set[str]] = {}
+    for i, r in enumerate(reads):
+        around = [j for j, o in enumerate(reads) if j != i and o.text and o.start <= r.start and r.end <= o.end
+                  and (o.end - o.start) > (r.end - r.start)]
+        ctx_terms[i] = set().union(*(read_terms.get(j, set()) for j in around))
+    n_reads = len(read_terms)
+    read_df: dict[str, int] = {}
+    for ts in read_terms.values():
+        for t in ts:
+            read_df[t] = read_df.get(t, 0) + 1
     df = {t: sum(t in ts for ts in unit_terms) for t in qterms}
-    present = [t for t in qterms if df[t] > 0]
+    present = [t for t in terms if df[t] > 0]
     # a term in every unit tells units apart no better than one in none
     idf = {t: math.log((n + 1) / (df[t] + 0.5)) for t in present}
     total = sum(idf.values()) or 1.0
     rare = {t for t in present if df[t] <= max(1, n // 2)}
-    cands: list[tuple[float, float, str, int, str]] = []  # score, coverage, span, read, unit text
+    # "after X": answers come from units after X's first mention (before: its last), never from X's own
+    order = {id(u): (reads[u.read].start, reads[u.read].end - reads[u.read].start, k) for k, u in enumerate(units)}
+    hits = [order[id(u)] for u, ts in zip(units, unit_terms, strict=True) if anchor and anchor <= ts]
+    pivot = (min(hits) if later else max(hits)) if hits else None
+
+    def cov(ts: set[str]) -> float:
+        return sum(idf[t] for t in present if t in ts) / total
+
+    cands: list[tuple[float, float, str, int, str, tuple | None]] = []  # score, coverage, span, read, unit, time
     for u, ts in zip(units, unit_terms, strict=True):
-        cov_unit = sum(idf[t] for t in present if t in ts) / total
-        cov_read = sum(idf[t] for t in present if t in read_terms[u.read] and t not in ts) / total
-        if not (rare & ts or rare & read_terms[u.read]):
+        gts, rts = group_terms[(u.read, u.group)], read_terms[u.read]
+        if not (rare & rts) or (anchor and (pivot is None or anchor & ts)):
             continue
-        for seg in u.segments:
-            for span, pos, after in _candidates(seg, qterms):
-                words = _words(span)
-                is_num = all(w.isdigit() for w in words)
-                cap = u.sentence and pos > 0 and words[0][:1].isupper() and not seg.isupper()
-                boiler = max(sum(stem(w) in ts2 for ts2 in unit_terms) / n for w in words)
-                s = (2.0 * cov_unit + 1.0 * cov_read + 0.3 * after + 0.2 * cap
-                     - 0.12 * (len(words) - 1) - 0.5 * boiler * (n >= 4))
-                s += (0.6 if is_num else -0.6) if numeric else (-0.4 if is_num else 0.0)
-                cands.append((s, cov_unit + 0.5 * cov_read, span, u.read, u.text))
+        t_u = order[id(u)]
+        if pivot is not None and ((t_u[0], t_u[2]) <= (pivot[0], pivot[2]) if later
+                                  else (t_u[0], t_u[2]) >= (pivot[0], pivot[2])):
+            continue
+        # the more a field or a read lists (or the longer a read spans), the less sharing it means
+        w_group = 1.0 / (u.size - 1) if u.size > 1 else 0.0
+        dur = reads[u.read].end - reads[u.read].start
+        w_read = min(1.0, 3.0 / len(groups_in_read[u.read])) * min(1.0, 120.0 / max(dur, 1e-6))
+        c_u, c_g, c_r = cov(ts), cov(gts - ts), cov(rts - gts)
+        c_x = cov(ctx_terms.get(u.read, set()) - rts)
+        labelled = bool(focus_terms & ts)  # 'CITY KYIV', 'NUMBER 8639', 'the secret word: falcon'
+        for span, pos, after, whole in _candidates(u.segment, qterms):
+            words = _words(span)
+            is_num = all(w.isdigit() for w in words)
+            cap = u.sentence and pos > 0 and words[0][:1].isupper() and not u.segment.isupper()
+            # words of most reads ('Here is part of our look at ...') are the video's boilerplate
+            boiler = max(read_df.get(stem(w), 0) / n_reads for w in words) if n_reads >= 4 else 0.0
+            boiler = boiler if boiler >= 0.5 else 0.0
+            sc = (2.0 * c_u + 2.0 * w_group * c_g + 1.0 * w_read * c_r + 0.5 * c_x + 0.3 * after
+                  + 0.3 * labelled + 0.2 * cap - 0.05 * (len(words) - 1) - 0.15 * (not whole) - 1.0 * boiler)
+            sc += (0.6 if is_num else -0.6) if numeric else (-0.8 if is_num else 0.0)
+            cands.append((sc, c_u + w_group * c_g + 0.5 * w_read * c_r + 0.25 * c_x, span, u.read, u.text,
+                          t_u if c_u + w_group * c_g > 0 else None))
     if not cands:
         return Extracted(NOT_FOUND, 0.02, how="not-found")
+    if pivot is not None:  # right after (before) the anchor is likelier than much later
+        times = sorted({(c[5][0], c[5][2]) for c in cands if c[5] is not None}, reverse=not later)
+        rank = {t: k for k, t in enumerate(times)}
+        cands = [(c[0] + (0.6 / (1 + rank[(c[5][0], c[5][2])]) if c[5] is not None else 0.0), *c[1:])
+                 for c in cands]
     if embedder is not None and not numeric:  # the answer type: similarity to the question's focus word
         names = list(dict.fromkeys(c[2] for c in cands))
         sims = embedder.encode(names) @ embedder.encode([focus])[0]
         sim = dict(zip(names, sims.tolist(), strict=True))
-        cands = [(s + 0.6 * float(sim[sp]), cv, sp, ri, ut) for s, cv, sp, ri, ut in cands]
-    best: dict[str, tuple[float, float, str, int, str]] = {}
+        cands = [(c[0] + 0.6 * float(sim[c[2]]), *c[1:]) for c in cands]
+    best: dict[str, tuple[float, float, str, int, str, tuple | None]] = {}
+    support: dict[str, set[tuple[int, int]]] = {}
     for c in cands:  # one entry per distinct answer; its best occurrence, tightest read on ties
         key = normalise(c[2])
+        support.setdefault(key, set()).add((c[3], c[4]))
         r = reads[c[3]]
         old = best.get(key)
         if old is None or (c[0], -(r.end - r.start)) > (old[0], -(reads[old[3]].end - reads[old[3]].start)):
             best[key] = c
-    ranked = sorted(best.values(), key=lambda c: -c[0])
+    # said in several places (a card and the narration) is likelier than said once
+    ranked = sorted(best.values(), key=lambda c: -(c[0] + 0.1 * min(2, len(support[normalise(c[2])]) - 1)))
     top = ranked[0]
     tkey = normalise(top[2])
     rival = next((c[0] for c in ranked[1:] if normalise(c[2]) not in tkey and tkey not in normalise(c[2])), None)

@@ -19,6 +19,7 @@ import numpy as np
 
 from videonav.agent.actions import LETTERS, option_index, parse_action
 from videonav.agent.config import RunConfig
+from videonav.agent.extract import LARGE_BACKENDS, Extracted, free_answer
 from videonav.agent.llm.base import LLM
 from videonav.agent.observe import Read, cite, render_reads, search_items, top_k
 from videonav.agent.planner import Planner
@@ -84,7 +85,7 @@ def read_and_answer(name: str, reads: list[Read], question: str, options: list[s
     if options and scorer is not None:
         s = np.asarray(scorer.score(question, options, [r.text for r in reads]))
         idx, conf = int(np.argmax(s)), float(scorer.confidence(s))
-    if llm is not None and (cfg.planner.answer_mode == "planner" or not options):
+    if llm is not None and options and cfg.planner.answer_mode == "planner":
         t = time.perf_counter()
         ans, pt, ct = _llm_choice(llm, question, options, reads)
         cost.llm_seconds += time.perf_counter() - t
@@ -92,16 +93,24 @@ def read_and_answer(name: str, reads: list[Read], question: str, options: list[s
         j = option_index(ans, options) if options else None
         idx = j if j is not None else idx
         answer = ans
+    free: Extracted | None = None
     if options:
         idx = 0 if idx is None else idx
         answer = options[idx]
-    elif not answer and reads:
-        answer = cite(reads, question, question, embedder)[0].text or ""
+    else:  # free text (agent/extract.py): extractive, or a large backend's cited answer the reads support
+        t = time.perf_counter()
+        large = llm is not None and cfg.planner.backend in LARGE_BACKENDS
+        free = free_answer(question, reads, embedder, llm if large else None)
+        answer, conf = free.text, free.confidence
+        cost.prompt_tokens, cost.completion_tokens = free.prompt_tokens, free.completion_tokens
+        cost.llm_seconds += time.perf_counter() - t if large else 0.0
     cost.seconds = time.perf_counter() - t0
     step = Step(round=1, action=name, arguments={"k": len(reads)}, reads=len(reads), confidence=conf,
                 observation=f"{len(reads)} captions read", raw=f"answer {LETTERS[idx] if idx is not None else answer}")
     return AskResult(question=question, options=options, answer=answer, option_index=idx, confidence=conf,
-                     halted_by="strategy", evidence=cite(reads, question, answer, embedder),
+                     halted_by="strategy",
+                     evidence=free.evidence(reads, cite(reads, question, answer, embedder)) if free
+                     else cite(reads, question, answer, embedder),
                      visited=[r.span() for r in reads], trace=[step], cost=cost, strategy=name)
 
 

@@ -31,6 +31,11 @@ def render(res: AskResult) -> str:
                    + ("" if s.valid else "  [invalid]"))
     out.append(f"Answer: {res.answer}" + (f"  (option {LETTERS[res.option_index]})" if res.option_index is not None
                                          and res.options else ""))
+    from videonav.agent.extract import NOT_FOUND
+
+    if not res.options and res.evidence and res.answer != NOT_FOUND:  # free text: the read it came from
+        e = res.evidence[0]
+        out.append(f"Answer from: [{e.node_id}] {clock(e.start)}-{clock(e.end)}")
     out.append(f"Confidence: {res.confidence:.2f}  (halted by {res.halted_by})")
     for e in res.evidence:
         out.append(f"Evidence: [{e.node_id}] {clock(e.start)}-{clock(e.end)}  {(e.text or '')[:100]}")
