@@ -1,26 +1,32 @@
-"""Chapter benchmark: NExT-QA composites (each video = one true chapter) and the synthetic sample video.
+"""Chapter benchmark: NExT-QA composites (each video = one true chapter) and generated sample videos.
 
-    python bench/chapters.py                       # 50 composites of 3-8 videos, MiniLM, LLM on 3
-    python bench/chapters.py --composites 10 --llm-composites 0 --embedder hashing   # quick
+    python bench/chapters.py                       # 50 composites, 3 x 60-min sample videos (seeds 200-202)
+    python bench/chapters.py --composites 0 --sample-seeds 200,201,202 --llm-samples 1   # sample videos only
+    python bench/chapters.py --composites 10 --llm-composites 0 --embedder hashing --sample-minutes 0  # quick
 
 (a) Composites: ``--composites`` deterministic draws (``--seed``) of 3-8 NExT-QA val videos whose
 1-fps captions are played back to back; the true chapters are the videos. Trees are built with
 the default 5-s leaves; their internal captions use the hashing summariser (the tree is the
-input here, not what is measured). (b) The synthetic sample video from
-``demos/make_sample_video.py`` (ground-truth chapters with titles), indexed once with the
-classic captioner into ``--workdir`` (reused on later runs).
+input here, not what is measured). (b) Sample videos from ``videonav.tools.video.sample_video``
+(``--sample-seeds``, from 200-299 only: other seeds are kept for checks this bench must not
+see), ``--sample-minutes`` long, indexed once with the classic captioner into ``--workdir``
+(reused on later runs); their chapters have true topics, shown on chapter cards.
 
 Rows, all in the same run: the trivial baseline (uniform split into the true number of
 chapters), our segmenter with the true count ("fixed") and with the automatic count, and
-extractive vs planner-LLM titles (the LLM rows run on the first ``--llm-composites`` composites;
-the extractive row beside them is measured on the same subset).
+extractive vs planner-LLM titles (the LLM rows run on the first ``--llm-composites`` composites
+and the first ``--llm-samples`` sample videos; the extractive row beside them is measured on
+the same subset).
 
 Columns: F1@tIoU = segment F1 averaged over tIoU 0.5-0.95; P/R@3s, P/R@5s = chapter-start
 precision/recall (video start excluded); K = mean predicted chapters (true K in the header);
 title = title similarity (MiniLM cosine). NExT-QA has no human titles, so there the title
 column is the cosine between the title and the centroid of the true chapter's captions
-("title-content"), which favours titles built from caption words; the sample video has real
-titles. sec = mean seconds per video for chaptering + titling (tree building excluded).
+("title-content"), which favours titles built from caption words; the sample videos have real
+titles, and "topic in title" = share of true chapters whose best-overlapping predicted title
+contains the true topic. "grounded sentences" = summary sentences whose content words all occur
+in their chapter's captions. sec = mean seconds per video for chaptering + titling (tree
+building excluded). The LLM note says how often its title and summary passed the checks.
 """
 
 from __future__ import annotations
@@ -35,8 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from videonav.agent.chapters.metrics import boundary_pr, segment_f1_avg, title_similarity
-from videonav.agent.chapters.titles import ChapterWriter
+
 from videonav.agent.chapters.build import (
     Chapter,
     ChapterConfig,
@@ -45,6 +50,8 @@ from videonav.agent.chapters.build import (
     unit_text,
     units_of,
 )
+from videonav.agent.chapters.metrics import boundary_pr, segment_f1_avg, title_similarity
+from videonav.agent.chapters.titles import ChapterWriter
 from videonav.memory.builders import build_from_timed_text
 from videonav.memory.formats import CaptionSource
 from videonav.memory.tree import CaptionTree, TimedText
@@ -79,13 +86,17 @@ def chapters_for_spans(tree: CaptionTree, spans: Sequence[tuple[float, float]],
                        writer: ChapterWriter) -> list[Chapter]:
     """Title fixed spans (the uniform baseline) with the same writer as our chapters."""
     units = units_of(tree)
-    out = []
+    groups = []
     for s, e in spans:
         inside = [u for u in units if s <= (u.start + u.end) / 2 < e]
-        inside = inside or [min(units, key=lambda u, s=s: abs(u.start - s))]
+        groups.append(inside or [min(units, key=lambda u, s=s: abs(u.start - s))])
+    writer.set_chapters([[unit_text(u) for u in g] for g in groups])
+    out = []
+    for (s, e), inside in zip(spans, groups, strict=True):
         raw = [[ln.text for ln in u.lines] for u in inside]
         w = writer.write([unit_text(u) for u in inside], "", (s, e), raw=raw)
-        out.append(Chapter(start=s, end=e, title=w.title, summary=w.summary, source=w.source))
+        out.append(Chapter(start=s, end=e, title=w.title, summary=w.summary, source=w.source,
+                           node_ids=[u.id for u in inside]))
     return out
 
 
@@ -116,7 +127,7 @@ def score(chs: Sequence[Chapter], truth: Sequence[tuple[float, float]], title: f
 
 def run_methods(tree: CaptionTree, truth: Sequence[tuple[float, float]], emb: Embedder,
                 writers: dict[str, ChapterWriter], title_fn: Callable[[list[Chapter]], float],
-                which: Sequence[str]) -> dict[str, Row]:
+                which: Sequence[str], tree_truth: Sequence[tuple[float, float, str]] = ()) -> dict[str, Row]:
     k = len(truth)
     out: dict[str, Row] = {}
     for name in which:
@@ -130,19 +141,29 @@ def run_methods(tree: CaptionTree, truth: Sequence[tuple[float, float]], emb: Em
         sec = time.perf_counter() - t0
         out[name] = score(chs, truth, title_fn(chs), sec)
         out[name]["titles"] = [c.title for c in chs]
+        out[name]["summaries"] = [c.summary for c in chs]
+        out[name]["grounded"] = summary_grounding(chs, tree)
+        if tree_truth:
+            out[name]["topic"] = topic_hits(chs, tree_truth)
     return out
 
 
 def table(title: str, rows: dict[str, list[Row]], note: str = "") -> str:
-    head = f"| {title} | n | K | F1@tIoU.5:.95 | P@3s | R@3s | P@5s | R@5s | title sim | sec/video |"
-    lines = [head, "|" + "---|" * 10]
+    """Means per method; ``topic`` (true topic in the title) where the truth has titles; ``grounded`` =
+    summary sentences whose content words all occur in their chapter's captions."""
+    topic = any("topic" in r for rs in rows.values() for r in rs)
+    head = (f"| {title} | n | K | F1@tIoU.5:.95 | P@3s | R@3s | P@5s | R@5s | title sim | "
+            + ("topic in title | " if topic else "") + "grounded sentences | sec/video |")
+    lines = [head, "|" + "---|" * (12 if topic else 11)]
     for name, rs in rows.items():
         if not rs:
             continue
         cols = ("k", "f1", "p3", "r3", "p5", "r5", "title", "sec")
         m = {c: float(np.mean([r[c] for r in rs])) for c in cols}
+        ok, tot = sum(r["grounded"][0] for r in rs), sum(r["grounded"][1] for r in rs)
+        tcol = f"{float(np.mean([r.get('topic', 0.0) for r in rs])):.3f} | " if topic else ""
         lines.append(f"| {name} | {len(rs)} | {m['k']:.1f} | {m['f1']:.3f} | {m['p3']:.3f} | {m['r3']:.3f} | "
-                     f"{m['p5']:.3f} | {m['r5']:.3f} | {m['title']:.3f} | {m['sec']:.2f} |")
+                     f"{m['p5']:.3f} | {m['r5']:.3f} | {m['title']:.3f} | {tcol}{ok}/{tot} | {m['sec']:.2f} |")
     return "\n".join(lines) + (f"\n{note}" if note else "")
 
 
@@ -159,12 +180,33 @@ def make_llm_writer(emb: Embedder) -> ChapterWriter | None:
     return ChapterWriter(emb, llm, max_prompt_captions=6, caption_words=40)
 
 
+def topic_hits(chs: Sequence[Chapter], truth: Sequence[tuple[float, float, str]]) -> float:
+    """Share of true chapters whose most-overlapping predicted chapter's title contains the true topic."""
+    hits = []
+    for ts, te, title in truth:
+        best = max(chs, key=lambda c: max(0.0, min(te, c.end) - max(ts, c.start)))
+        hits.append(title.lower() in best.title.lower())
+    return float(np.mean(hits)) if hits else 0.0
+
+
+def summary_grounding(chs: Sequence[Chapter], tree: CaptionTree) -> tuple[int, int]:
+    """(summary sentences whose content words all occur in their chapter's captions, all sentences)."""
+    from videonav.agent.chapters.titles import ungrounded_words
+
+    by_id = {u.id: u for u in units_of(tree)}
+    ok = total = 0
+    for c in chs:
+        units = [by_id[i] for i in c.node_ids if i in by_id]
+        source = " ".join([*(unit_text(u) for u in units), *(u.transcript or "" for u in units),
+                           *(ln.text for u in units for ln in u.lines)])
+        for sent in split_sentences(c.summary):
+            total += 1
+            ok += not ungrounded_words(sent, source)
+    return ok, total
+
+
 def sample_video(workdir: Path, minutes: float, emb: Embedder, writers: dict[str, ChapterWriter],
-                 which: Sequence[str]) -> tuple[dict[str, Row], dict[str, Any]] | None:
-    gen = ROOT / "demos" / "make_sample_video.py"
-    if not gen.exists():
-        print("[bench] demos/make_sample_video.py missing: no sample-video rows", file=sys.stderr)
-        return None
+                 which: Sequence[str], seed: int = 200) -> tuple[dict[str, Row], dict[str, Any]] | None:
     import subprocess
 
     from videonav.memory.config import TreeConfig
@@ -172,12 +214,14 @@ def sample_video(workdir: Path, minutes: float, emb: Embedder, writers: dict[str
     from videonav.tools.config import CaptionerConfig, EmbedderConfig
     from videonav.tools.video.index import index_video
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    stem = f"sample_{int(minutes) if minutes == int(minutes) else minutes}min"
-    video, events = workdir / f"{stem}.mp4", workdir / f"{stem}.events.json"
+    out = workdir / f"seed{seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    stem = f"sample_{minutes:g}min"
+    video, events = out / f"{stem}.mp4", out / f"{stem}.events.json"
     if not video.exists() or not events.exists():
-        cmd = [sys.executable, str(gen), "--minutes", str(minutes), "--out", str(workdir)]
-        subprocess.run(cmd, check=True)
+        cmd = [sys.executable, "-m", "videonav.tools.video.sample_video", "--minutes", f"{minutes:g}",
+               "--seed", str(seed), "--out", str(out)]
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     gt = json.loads(events.read_text(encoding="utf-8"))
     t0 = time.perf_counter()
     with Store(workdir / "store.sqlite") as store:
@@ -195,7 +239,8 @@ def sample_video(workdir: Path, minutes: float, emb: Embedder, writers: dict[str
     def title_fn(chs: list[Chapter]) -> float:
         return title_similarity([(c.start, c.end, c.title) for c in chs], true_t, emb.encode)
 
-    return run_methods(tree, truth, emb, writers, title_fn, which), info
+    rows = run_methods(tree, truth, emb, writers, title_fn, which, tree_truth=true_t)
+    return rows, info
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,7 +252,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--embedder", choices=("minilm", "hashing"), default="minilm")
     ap.add_argument("--llm-composites", type=int, default=3,
                     help="composites that also get LLM titles (0 = none)")
-    ap.add_argument("--sample-minutes", type=float, default=20.0, help="synthetic video length (0 = skip)")
+    ap.add_argument("--sample-minutes", type=float, default=60.0, help="synthetic video length (0 = skip)")
+    ap.add_argument("--sample-seeds", default="200,201,202", help="generator seeds, from 200-299 only")
+    ap.add_argument("--llm-samples", type=int, default=1, help="sample videos that also get LLM titles")
     ap.add_argument("--workdir", type=Path, default=ROOT / "runs" / "bench_chapters")
     ap.add_argument("--json", type=Path, help="also write per-video rows here")
     args = ap.parse_args(argv)
@@ -267,17 +314,32 @@ def main(argv: list[str] | None = None) -> int:
     elif args.composites > 0:
         print(f"[bench] {NEXTQA} not found: no composite rows", file=sys.stderr)
 
-    if args.sample_minutes > 0:
-        which = base + (llm_rows[1:] if llm_rows else [])
-        got = sample_video(args.workdir, args.sample_minutes, emb, writers, which)
-        if got is not None:
+    seeds = [int(x) for x in args.sample_seeds.split(",") if x.strip()]
+    if args.sample_minutes > 0 and any(not 200 <= x <= 299 for x in seeds):
+        print("--sample-seeds: use seeds from 200-299 (the others are kept for checks)", file=sys.stderr)
+        return 2
+    if args.sample_minutes > 0 and seeds:
+        srows: dict[str, list[Row]] = {}
+        notes, per_video["sample"] = [], []
+        for vi, seed in enumerate(seeds):
+            which = base + (llm_rows[1:] if llm_rows and vi < args.llm_samples else [])
+            got = sample_video(args.workdir, args.sample_minutes, emb, writers, which, seed)
+            if got is None:
+                continue
             res, info = got
-            per_video["sample"] = {"info": info, "rows": res}
-            sections.append(table("sample video", {n: [r] for n, r in res.items()},
-                                  f"{info['duration']:.0f} s, {len(info['true'])} true chapters "
-                                  f"{info['true']}, "
-                                  f"{info['leaves']} leaves; indexed/loaded in {info['index_seconds']} s; "
-                                  f"titles: " + "; ".join(f"{n}: {r['titles']}" for n, r in res.items())))
+            per_video["sample"].append({"seed": seed, "info": info, "rows": res})
+            for n, r in res.items():
+                srows.setdefault(n, []).append(r)
+            notes.append(f"seed {seed}: {info['duration']:.0f} s, true {info['true']}, {info['leaves']} leaves, "
+                         f"indexed/loaded in {info['index_seconds']} s; titles: "
+                         + "; ".join(f"{n}: {r['titles']}" for n, r in res.items()))
+        if "llm" in writers:
+            st, rej = writers["llm"].stats, writers["llm"].rejected
+            notes.append(f"LLM ({writers['llm'].llm.model_id if writers['llm'].llm else ''}) over all its rows: "
+                         f"{st['llm_calls']} calls, title kept {st['llm_titles']}, summary kept "
+                         f"{st['llm_summaries']}; rejections {rej}")
+        sections.append(table(f"sample videos ({args.sample_minutes:g} min, seeds {seeds})", srows,
+                              "\n".join(notes)))
     print("\n\n".join(sections))
     if args.json:
         args.json.write_text(json.dumps(per_video, indent=1, default=str), encoding="utf-8")

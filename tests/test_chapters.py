@@ -114,10 +114,11 @@ def _writer(reply: str) -> tuple[ChapterWriter, ScriptedLLM]:
 
 
 def test_llm_title_and_summary_used_when_usable() -> None:
-    w, _ = _writer("Title: Cooking tomato sauce\nSummary: A chef makes a tomato sauce with garlic.")
+    w, _ = _writer("Title: Tomato sauce with garlic\nSummary: A chef stirs a pot of tomato sauce with garlic.")
     out = w.write(list(TOPICS[0]), span=(0, 40))
-    assert out.title == "Cooking tomato sauce" and out.source == "llm"
-    assert out.summary.startswith("A chef makes")
+    assert out.title == "Tomato sauce with garlic" and out.source == "llm"
+    assert out.summary.startswith("A chef stirs")
+    assert w.stats["llm_titles"] == w.stats["llm_summaries"] == 1
 
 
 @pytest.mark.parametrize("reply", [
@@ -364,3 +365,88 @@ def test_cli_chapters_of_sample_video(tmp_path: Path) -> None:
     p, r = boundary_pr([(c["start"], c["end"]) for c in chs], [(c["start"], c["end"]) for c in truth], 5)
     assert p == 1.0 and r == 1.0
     assert all(t["title"].lower() in c["title"].lower() for c, t in zip(chs, truth, strict=True))
+
+
+# -- titles from cards and distinctive terms; LLM checks; grounded summaries ------------------
+def _slide(title: str, body: str, colour: str, said: str = "") -> str:
+    speech = f' Speech: "{said}".' if said else ""
+    return f'On-screen text: "{title} | {body}" on {colour}.{speech} Scene: 1 shot, dim.'
+
+
+def _lecture(topics: tuple[str, ...] = ("BRIDGES", "OCEAN LIFE", "INSECTS"), cards: bool = True,
+             scenes: int = 6) -> list[list[str]]:
+    """Unit captions per chapter, as the classic captioner writes them: card, then numbered slides."""
+    out = []
+    for ci, topic in enumerate(topics, start=1):
+        units = [_slide(f"CHAPTER {ci}", topic, "dark blue", f"Welcome to the chapter about {topic.lower()}.")
+                 ] if cards else []
+        units += [_slide(f"{topic} {k}", f"NUMBER {ci * 1000 + k}", ["teal", "brown", "white"][k % 3],
+                         f"Here is part of our look at {topic.lower()}.") for k in range(1, scenes + 1)]
+        out.append(units)
+    return out
+
+
+@pytest.mark.parametrize("cards", [True, False])
+def test_titles_come_from_cards_or_distinctive_terms(cards: bool) -> None:
+    chapters_ = _lecture(cards=cards)
+    w = ChapterWriter(HashingEmbedder())
+    w.set_chapters(chapters_)
+    titles = [w.write(units).title for units in chapters_]
+    assert titles == ["Bridges", "Ocean Life", "Insects"]
+
+
+def test_make_chapters_titles_a_lecture_from_its_cards() -> None:
+    chapters_ = _lecture(("VOLCANOES", "DESERTS", "RAINFORESTS", "BRIDGES"))
+    lines = [TimedText(start=20.0 * i, end=20.0 * i + 20, text=u)
+             for i, u in enumerate(u for ch in chapters_ for u in ch)]
+    tree = build_from_timed_text("lecture", lines, ExtractiveSummariser(HashingEmbedder()), leaf_seconds=20)
+    got = make_chapters(tree, HashingEmbedder(), ChapterWriter(HashingEmbedder()), ChapterConfig(count=4))
+    assert [c.title for c in got] == ["Volcanoes", "Deserts", "Rainforests", "Bridges"]
+
+
+@pytest.mark.parametrize(("reply", "why"), [
+    ("Title: Chapter 1 | INSECTS 1 | NUMBER 8639\nSummary: Here is part of our look at insects.", "raw_ocr"),
+    ("Title: Insects\nSummary: This is a summary of the video. It includes the video's title, a brief summary "
+     "of the video's content.", "generic"),
+    ("Title: Insects\nSummary: Insects swarm over a tropical meadow at dawn.", "ungrounded"),
+])
+def test_llm_output_that_fails_a_check_is_replaced(reply: str, why: str) -> None:
+    chapters_ = _lecture(("INSECTS", "BRIDGES"))
+    w, _ = _writer(reply)
+    w.set_chapters(chapters_)
+    out = w.write(chapters_[0])
+    assert out.title == "Insects"  # the LLM's when it passes, the card's otherwise: the same here
+    assert w.rejected[why] == 1 and out.source in ("mixed", "extractive")
+    assert "summary of the video" not in out.summary and "tropical" not in out.summary
+
+
+def test_grounded_llm_output_is_kept_and_counted() -> None:
+    chapters_ = _lecture(("INSECTS", "BRIDGES"))
+    w, _ = _writer("Title: Our look at insects\nSummary: Welcome to the chapter about insects.")
+    w.set_chapters(chapters_)
+    out = w.write(chapters_[0])
+    assert (out.title, out.source) == ("Our look at insects", "llm")
+    assert w.stats["llm_titles"] == w.stats["llm_summaries"] == 1 and sum(w.rejected.values()) == 0
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_no_summary_sentence_has_words_absent_from_its_chapter(seed: int) -> None:
+    """The property, extractive or LLM: every content word of every summary sentence is in the chapter."""
+    import random
+
+    from videonav.agent.chapters.titles import ungrounded_words
+    from videonav.tools.embed import split_sentences
+
+    rng = random.Random(seed)
+    pool = ["BRIDGES", "OCEAN LIFE", "INSECTS", "CASTLES", "COMETS"]
+    chapters_ = _lecture(tuple(rng.sample(pool, 3)), cards=rng.random() < 0.5, scenes=rng.randint(2, 9))
+    plain = [list(TOPICS[i]) for i in rng.sample(range(len(TOPICS)), 2)]
+    replies = ["Title: X\nSummary: The chef stirs a pot.", "Title: Y\nSummary: Welcome to the chapter about "
+               "bridges. Oslo is lovely.", "Title: Z\nSummary: A dog runs across a snowy field."]
+    for units in [*chapters_, *plain]:
+        for w in (ChapterWriter(HashingEmbedder()), _writer(rng.choice(replies))[0]):
+            w.set_chapters(chapters_ if units in chapters_ else plain)
+            out = w.write(units)
+            assert out.summary
+            for sent in split_sentences(out.summary):
+                assert not ungrounded_words(sent, " ".join(units)), (sent, units[:2])

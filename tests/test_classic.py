@@ -100,3 +100,29 @@ def test_missing_tesseract_is_backend_unavailable(monkeypatch):
     cap = ClassicCaptioner(CaptionerConfig(ocr=False))  # subtitles + statistics only
     assert cap.model_id.startswith("stats/") and cap.ocr([[]]) == [[]]
     cap.close()
+
+
+# -- parents: distinctive fields, not sibling boilerplate ------------------------------------
+def _leaf(k: int, colour: str, extra: str = "") -> str:
+    ctx = CaptionContext(transcript="Here is part of our look at birds." + extra)
+    return render_caption([f"BIRDS {k}", f"NUMBER {1000 + k}"], ctx, {},
+                          [(colour, [f"BIRDS {k}", f"NUMBER {1000 + k}"])])
+
+
+def test_parent_caption_keeps_distinctive_fields_and_drops_sibling_boilerplate():
+    kids = [_leaf(k, "white" if k == 7 else "dark blue",
+                  " Remember the secret word: parrot." if k == 4 else "") for k in range(1, 11)]
+    ctx = CaptionContext(child_captions=tuple(kids))
+    text = render_caption(["BIRDS 1", "NUMBER 1001"], ctx, {"shots": 10},
+                          [("dark blue", ["BIRDS 1", "NUMBER 1001"])])
+    assert '"BIRDS 7 | NUMBER 1007" on white' in text  # the one slide that differs
+    assert "Remember the secret word: parrot." in text  # what is said once, from a child's speech
+    assert "Here is part of our look at birds" not in text  # what every child says
+    body = text.split("Scene:")[0]
+    assert len(body.split()) <= classic.PARENT_WORDS + 8  # bounded (labels aside)
+    assert text.endswith("Scene: 10 shots.")
+
+
+def test_leaf_caption_quotes_each_slide_with_its_colour():
+    text = render_caption(["A 1", "B 2"], CaptionContext(), {}, [("teal", ["A 1"]), ("teal", ["B 2"])])
+    assert 'On-screen text: "A 1" on teal; "B 2" on teal.' in text

@@ -17,6 +17,7 @@ from typing import Protocol
 import numpy as np
 
 from videonav.tools.config import EmbedderConfig
+from videonav.tools.digest import digest, has_fields
 
 
 class BackendUnavailable(RuntimeError):
@@ -136,14 +137,23 @@ def split_sentences(text: str) -> list[str]:
 class ExtractiveSummariser:
     """Parent caption = the child sentences closest to the centroid of all child sentences,
     picked with maximal marginal relevance so the summary does not repeat itself; kept in
-    time order. Deterministic and offline, and every word of it was in a child caption."""
+    time order. Deterministic and offline, and every word of it was in a child caption.
 
-    def __init__(self, embedder: Embedder, sentences: int = 2, diversity: float = 0.5) -> None:
+    Captions with the captioners' labelled fields (``On-screen text: "..." on red``,
+    ``Speech: "..."``) are summarised by :func:`videonav.tools.digest.digest` instead: the
+    fields rarest among the siblings within ``budget_words``, because the centroid of such
+    captions is their shared boilerplate and questions ask about what differs."""
+
+    def __init__(self, embedder: Embedder, sentences: int = 2, diversity: float = 0.5,
+                 budget_words: int = 60) -> None:
         self.embedder = embedder
         self.sentences = sentences
         self.diversity = diversity
+        self.budget_words = budget_words
 
     def __call__(self, texts: list[str]) -> str:
+        if any(has_fields(t) for t in texts):
+            return digest(texts, self.budget_words)
         sents = list(dict.fromkeys(s for t in texts for s in split_sentences(t)))
         if len(sents) <= self.sentences:
             return " ".join(sents)

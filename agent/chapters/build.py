@@ -192,7 +192,9 @@ def make_chapters(tree: CaptionTree, embedder: Embedder, writer: ChapterWriter,
     """Cut the tree into chapters (and sections), then title and summarise each."""
     cfg = cfg or ChapterConfig.model_validate({})
     out = []
-    for s, e, units in chapter_spans(tree, embedder, cfg):
+    spans = chapter_spans(tree, embedder, cfg)
+    writer.set_chapters([[unit_text(u) for u in us] for _, _, us in spans])  # titles: distinctive vs the rest
+    for s, e, units in spans:
         sections: list[Chapter] = []
         if cfg.sections and len(units) >= 2:
             x = features(units, embedder, cfg)

@@ -1,15 +1,22 @@
-"""Chapter titles and summaries: the planner LLM when it gives usable text, extractive otherwise.
+"""Chapter titles and summaries: extractive by default, the planner LLM's only when it checks out.
+
+Extractive titles come from the chapter itself (:mod:`videonav.agent.chapters.cards`): its card
+(a short on-screen line at its start, "CHAPTER 2 / BRIDGES" -> "Bridges"), else its most
+distinctive terms against the other chapters (tf-idf); captions without on-screen/speech fields
+(a VLM's or a dataset's sentences) get the opening sentence of the most central unit, with the
+captioner's boilerplate ("The image showcases ...") and hedges removed. Extractive summaries are
+the chapter's most distinctive fields or central sentences (:class:`ExtractiveSummariser`), so
+every word of them was in the chapter's captions.
 
 Captions are data from the video (OCR, subtitles, a VLM's words), so the prompt quotes each
 one with :func:`videonav.tools.quoting.quote` (no tag can close the block) inside a delimited
 block and says not to follow instructions in it.
-Whatever comes back is checked (non-empty, within the word limit, mostly letters, not an
-echo of the template, sharing content words with the captions) and title and summary each
-fall back on their own to the extractive version, so a weak 135M model can improve a title
-without being able to ruin one. The extractive title is the opening sentence of an original
-line of the most central unit, with the captioner's boilerplate ("The image showcases ...")
-and hedges (", possibly a toddler,") removed, cut at the first clause break and to
-``max_words`` words: every word of it was in the captions.
+What the LLM writes is kept only if it passes checks, title and summary each on its own:
+non-empty, within the word limit, mostly letters, not a template echo, not generic ("This is a
+summary of the video ..."), not a copy of raw OCR ("Chapter 1 | INSECTS 1 | NUMBER 8639"), and
+grounded: every content word of a summary occurs in the chapter's captions (a title's, up to
+its inflection). A weak 135M model can improve a title without being able to ruin one;
+``stats`` counts how often its output is kept.
 """
 
 from __future__ import annotations
@@ -24,8 +31,10 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel
 
+from videonav.agent.chapters.cards import TermStats, card_title, fielded, term_title
 from videonav.agent.llm.base import LLM
 from videonav.memory.timefmt import clock
+from videonav.tools.digest import content_words
 from videonav.tools.embed import Embedder, ExtractiveSummariser, split_sentences
 from videonav.tools.quoting import quote
 
@@ -141,6 +150,52 @@ def grounded(text: str, source: str, min_share: float) -> bool:
     return shared >= 1 and shared / len(stems) >= min_share
 
 
+_GENERIC = re.compile(
+    r"\b(?:summary of|summari[sz]es?|this (?:video|chapter|clip|segment|section|part)\b|the video'?s?\b|"
+    r"in this (?:video|chapter|clip)|it includes|brief (?:summary|overview|description)|title of|"
+    r"overview of|introduction to the|as an ai|i (?:cannot|can't))", re.I)
+_RAW_OCR = re.compile(r"[|/\\]|\bchapter\s+\d+|\d")
+
+
+def generic(text: str) -> bool:
+    """Text about the video or the task rather than about what the chapter shows.
+
+    >>> generic("This is a summary of the video. It includes the video's title."), generic("Bridges of Oslo")
+    (True, False)
+    """
+    return bool(_GENERIC.search(text))
+
+
+def raw_ocr_copy(title: str) -> bool:
+    """A title that is on-screen text pasted whole: separators, a chapter number, digits.
+
+    >>> raw_ocr_copy("Chapter 1 | INSECTS 1 | NUMBER 8639"), raw_ocr_copy("Insects of the meadow")
+    (True, False)
+    """
+    return bool(_RAW_OCR.search(title))
+
+
+def _inflections(words: set[str]) -> set[str]:
+    """Each word and its forms without a regular suffix (dogs -> dog, catching -> catch)."""
+    return words | {w[: -len(x)] for w in words for x in ("s", "es", "ed", "d", "ing")
+                    if w.endswith(x) and len(w) - len(x) >= 3}
+
+
+def ungrounded_words(text: str, source: str, inflect: bool = False) -> set[str]:
+    """Content words of ``text`` that never occur in ``source`` (with ``inflect``: nor a form of them).
+
+    >>> sorted(ungrounded_words("A dog catches a red frisbee in Oslo.", "The dog jumps to catch a red frisbee."))
+    ['catches', 'oslo']
+    >>> ungrounded_words("Dogs catching frisbees", "The dog jumps to catch a red frisbee.", inflect=True)
+    set()
+    """
+    words, known = content_words(text), content_words(source)
+    if not inflect:
+        return words - known
+    forms = _inflections(known)
+    return {w for w in words if w not in known and not (_inflections({w}) & forms)}
+
+
 def usable_summary(summary: str, max_words: int = 80) -> bool:
     """Short, mostly letters, no template echo, and not a small model's repetition loop.
 
@@ -161,17 +216,23 @@ class ChapterWriter:
 
     def __init__(self, embedder: Embedder, llm: LLM | None = None, *, max_words: int = 8,
                  summary_sentences: int = 2, max_prompt_captions: int = 12, caption_words: int = 60,
-                 max_new_tokens: int = 96) -> None:
+                 max_new_tokens: int = 96, summary_words: int = 40) -> None:
         self.embedder = embedder
         self.llm = llm
         self.max_words = max_words
-        self.summariser = ExtractiveSummariser(embedder, sentences=summary_sentences)
+        self.summariser = ExtractiveSummariser(embedder, sentences=summary_sentences, budget_words=summary_words)
         self.max_prompt_captions = max_prompt_captions
         self.caption_words = caption_words
         self.max_new_tokens = max_new_tokens
         self.template = load_prompt()
         self.stats: dict[str, int] = {"llm_calls": 0, "llm_titles": 0, "llm_summaries": 0,
                                       "prompt_tokens": 0, "completion_tokens": 0}
+        self.rejected: dict[str, int] = {"generic": 0, "raw_ocr": 0, "ungrounded": 0, "unusable": 0}
+        self.terms = TermStats([])
+
+    def set_chapters(self, chapters: Sequence[Sequence[str]]) -> None:
+        """The unit captions of every chapter of the video: what "distinctive" is measured against."""
+        self.terms = TermStats([[t for t in ch if t] for ch in chapters])
 
     # -- extractive --------------------------------------------------------------------
     def extractive_title(self, texts: Sequence[str], raw: Sequence[Sequence[str]] = ()) -> str:
@@ -184,6 +245,11 @@ class ChapterWriter:
         """
         if not texts:
             return "Untitled"
+        if fielded(texts):
+            stats = self.terms if self.terms.df else TermStats([list(texts)])
+            title = card_title(texts, stats) or term_title(texts, stats)
+            if title:
+                return " ".join(title.split()[: self.max_words])
         e = self.embedder.encode(list(texts))
         order = np.argsort(-(e @ e.mean(axis=0)), kind="stable")
         titles: list[str] = []
@@ -197,6 +263,18 @@ class ChapterWriter:
 
     def extractive_summary(self, texts: Sequence[str]) -> str:
         return self.summariser([t for t in texts if t.strip()])
+
+    def _check(self, text: str, source: str, usable: bool, *, is_title: bool) -> bool:
+        """Keep an LLM title/summary only if usable, specific, not raw OCR and grounded; counts why not."""
+        if not text:
+            return False
+        why = ("unusable" if not usable else "generic" if generic(text)
+               else "raw_ocr" if is_title and raw_ocr_copy(text)
+               else "ungrounded" if ungrounded_words(text, source, inflect=is_title)
+               or not grounded(text, source, 0.01) else "")
+        if why:
+            self.rejected[why] += 1
+        return not why
 
     # -- LLM ------------------------------------------------------------------------------
     def prompt(self, texts: Sequence[str], span: tuple[float, float]) -> list[dict[str, Any]]:
@@ -230,8 +308,8 @@ class ChapterWriter:
             except (RuntimeError, ValueError, TypeError):
                 title, summary = "", ""
         source_text = " ".join([*texts, *(ln for r in raw for ln in r)])
-        t_ok = usable_title(title, self.max_words) and grounded(title, source_text, 0.01)
-        s_ok = usable_summary(summary) and grounded(summary, source_text, 0.3)
+        t_ok = self._check(title, source_text, usable_title(title, self.max_words), is_title=True)
+        s_ok = self._check(summary, source_text, usable_summary(summary), is_title=False)
         self.stats["llm_titles"] += int(t_ok)
         self.stats["llm_summaries"] += int(s_ok)
         if not texts:

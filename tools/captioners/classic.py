@@ -37,12 +37,15 @@ from videonav.tools.captioners.base import Caption, CaptionContext, CaptionReque
 from videonav.tools.captioners.clip_qa import parse_question
 from videonav.tools.children import clean_stale_dirs, die_with_parent, owned_prefix
 from videonav.tools.config import CaptionerConfig
+from videonav.tools.digest import Field, parse_fields, rank_fields, select
+from videonav.tools.digest import render as render_fields
 from videonav.tools.embed import BackendUnavailable
 from videonav.tools.quoting import quote
 from videonav.tools.video.shots import dominant_colour, frame_stats, stats_sentence
 
-RENDER_VERSION = "c2"  # bump when the caption wording changes: part of model_id, hence of every tree key
+RENDER_VERSION = "c3"  # bump when the caption wording changes: part of model_id, hence of every tree key
 MIN_CONF = 60.0  # tesseract word confidence below which a "word" is usually texture, not text
+PARENT_WORDS = 60  # word budget of a parent's fields: the planner reads up to a dozen captions per turn
 DUP_DIFF = 0.02  # mean |luma difference| under which two frames of one request count as the same slide
 _WORD = re.compile(r"[a-z0-9]+")
 _OPTION = re.compile(r"(?:^|\n|;)\s*\(?[A-Ea-e1-5][).:]\s*([^;\n]+)")  # "A) x; B) y" or one per line
@@ -214,26 +217,37 @@ def _on_screen(lines: list[str], slides: Sequence[tuple[str, list[str]]] | None)
         return quote(" | ".join(lines), 240)
     parts: list[tuple[str, list[str]]] = []
     seen: set[str] = set()
-    for colour, ls in slides:
+    for colour, ls in slides:  # one quote per distinct frame: a slide's lines stay with its colour
         new = [ln for ln in ls if ln not in seen]
         seen.update(new)
-        if new and parts and parts[-1][0] == colour:
-            parts[-1][1].extend(new)
-        elif new:
+        if new:
             parts.append((colour, new))
     return "; ".join(f"{quote(' | '.join(ls), 120)} on {colour}" for colour, ls in parts[:8])
+
+
+def parent_digest(child_captions: Sequence[str], slides: Sequence[tuple[str, list[str]]] | None,
+                  budget: int) -> str:
+    """A parent's fields: its children's plus any slide its own frames read that no child quoted,
+    the most distinctive first (:func:`videonav.tools.digest.digest`), so the one white slide
+    and the one spoken secret word survive while every child's shared line is dropped."""
+    docs = [parse_fields(c) for c in child_captions if c]
+    known = {f.text for doc in docs for f in doc}
+    own = [Field("text", quote(" | ".join(ls), 120)[1:-1], f"on {colour}" if colour else "")
+           for colour, ls in slides or () if ls]
+    docs.append([f for f in own if f.text not in known])
+    return render_fields(select(rank_fields(docs), budget))
 
 
 def render_caption(lines: list[str], ctx: CaptionContext, stats: dict[str, Any],
                    slides: Sequence[tuple[str, list[str]]] | None = None) -> str:
     """``On-screen text: "..." on red. Speech: "...". Scene: ...`` (parents: one quote per slide)."""
     parts = []
-    if lines:
+    if ctx.child_captions:  # a parent: the distinctive fields of its children (and its own frames)
+        parts.append(parent_digest(ctx.child_captions, slides or [("", lines)], PARENT_WORDS))
+    elif lines:
         parts.append(f"On-screen text: {_on_screen(lines, slides)}.")
     if ctx.transcript:
         parts.append(f"Speech: {quote(ctx.transcript, 400)}.")
-    if ctx.child_captions and not lines:
-        parts.append(" ".join(c for c in ctx.child_captions[:2] if c))
     found = _mentions(ctx.entities, " ".join(lines) + " " + (ctx.transcript or ""))
     if found:
         parts.append("Mentions: " + ", ".join(quote(e, 60) for e in found) + ".")

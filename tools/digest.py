@@ -1,0 +1,165 @@
+"""Parent captions that keep what questions ask about: distinctive fields, not sibling boilerplate.
+
+Why: a part's caption is what the planner (and the embedding prior) reads to decide where to
+go. A centroid summary of the children keeps the sentence *every* child shares ("Here is part
+of our look at insects.") and drops the one slide that differs ("NUMBER 8639" on white), which
+is exactly what a question names. So a parent's caption is rebuilt from its children's *fields*,
+ranked by how rare their words are among the siblings, within a word budget.
+
+Fields are the structure the captioners already emit, nothing template-specific:
+``On-screen text: "A | B" on white; "C" on red.`` (one field per quoted slide, with its
+background colour), ``Speech: "..."`` (one field per sentence, i.e. per subtitle line),
+``Mentions: "..."``; ``Scene: ...`` statistics are dropped (the parent states its own). Text
+outside those labels (a VLM's or a dataset's plain sentences) is one field per sentence.
+
+Ranking: a word's weight is ``log(1 + N / df)`` over the N field occurrences of all children
+(a field repeated in every child counts N times, so its words weigh ~0); a field's score is the
+mean weight of its distinct words. The best fields that fit ``budget`` words are kept and
+rendered back in time order with the same labels, so every quoted word was in a child caption.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+_LABEL = re.compile(r'"[^"]*"|\b(On-screen text|Speech|Mentions|Scene|Answer):')
+_QUOTE_TAIL = re.compile(r'"([^"]*)"([^";]*)')
+_SENT = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"[a-z0-9]+")
+STOP = frozenset(
+    "a an the of on in at to is are was were be been it its this that these those there here and or as "
+    "by for with from into onto our we you he she they his her their them i me my us so then than not "
+    "no do does did has have had will would can could".split())
+
+
+@dataclass(frozen=True)
+class Field:
+    """One unit of a caption: ``kind`` in text | speech | mention | sentence; ``tail`` e.g. ``on white``."""
+
+    kind: str
+    text: str
+    tail: str = ""
+
+    def words(self) -> int:
+        return len(self.text.split()) + len(self.tail.split())
+
+    def terms(self) -> set[str]:
+        """Content words of the text, plus the tail as one term ("on dark red" is not "on red")."""
+        tail = " ".join(_WORD.findall(self.tail.lower()))
+        return content_words(self.text) | ({tail} if tail else set())
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-case words and numbers, function words dropped.
+
+    >>> sorted(content_words("Here is part of our look at insects 12."))
+    ['12', 'insects', 'look', 'part']
+    """
+    return {w for w in _WORD.findall(text.lower()) if w not in STOP}
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENT.split(text.strip()) if s.strip()]
+
+
+def parse_fields(caption: str) -> list[Field]:
+    """A caption's fields in reading order.
+
+    >>> parse_fields('On-screen text: "BIRDS 1 | NUMBER 12" on white; "CITY OSLO" on dark red. '
+    ...              'Speech: "Hello there. Bye.". Scene: 1 shot, dim.')  # doctest: +NORMALIZE_WHITESPACE
+    [Field(kind='text', text='BIRDS 1 | NUMBER 12', tail='on white'), Field(kind='text', text='CITY OSLO',
+     tail='on dark red'), Field(kind='speech', text='Hello there.', tail=''), Field(kind='speech',
+     text='Bye.', tail='')]
+    >>> parse_fields("A man rides a horse. He waves.")
+    [Field(kind='sentence', text='A man rides a horse.', tail=''), Field(kind='sentence', text='He waves.', tail='')]
+    """
+    marks = [(m.start(), m.end(), m.group(1)) for m in _LABEL.finditer(caption) if m.group(1)]
+    out: list[Field] = []
+    head = caption[: marks[0][0]] if marks else caption
+    out += [Field("sentence", s) for s in sentences(head)]
+    for i, (_, end, label) in enumerate(marks):
+        body = caption[end : marks[i + 1][0] if i + 1 < len(marks) else len(caption)].strip()
+        if label == "On-screen text":
+            for m in _QUOTE_TAIL.finditer(body):
+                tail = m.group(2).strip().rstrip(".;").strip()
+                if m.group(1).strip():
+                    out.append(Field("text", m.group(1).strip(), tail))
+        elif label == "Speech":
+            for m in re.finditer(r'"([^"]*)"', body):
+                out += [Field("speech", s) for s in sentences(m.group(1))]
+        elif label == "Mentions":
+            out += [Field("mention", m.group(1)) for m in re.finditer(r'"([^"]*)"', body)]
+    return out
+
+
+def has_fields(caption: str) -> bool:
+    """Whether a caption carries the labelled structure (else it is plain sentences)."""
+    return any(m.group(1) for m in _LABEL.finditer(caption))
+
+
+def rank_fields(docs: Sequence[Sequence[Field]]) -> list[tuple[Field, float]]:
+    """Distinct fields of all documents in first-seen order, each with its distinctiveness score."""
+    first: dict[tuple[str, str], Field] = {}  # one field per text: a spoken line is not also a sentence
+    occurrences: list[Field] = []
+    for doc in docs:
+        for f in dict.fromkeys(doc):
+            occurrences.append(first.setdefault((f.text.lower(), f.tail.lower()), f))
+    df: Counter[str] = Counter(w for f in occurrences for w in f.terms())
+    n = max(1, len(occurrences))
+    out = []
+    for f in dict.fromkeys(occurrences):
+        ws = f.terms()
+        score = sum(math.log(1 + n / df[w]) for w in ws) / len(ws) if ws else 0.0
+        out.append((f, score))
+    return out
+
+
+def select(ranked: Sequence[tuple[Field, float]], budget: int) -> list[Field]:
+    """The best-scoring fields that fit ``budget`` words, back in their original order."""
+    order = sorted(range(len(ranked)), key=lambda i: (-ranked[i][1], i))
+    keep, used = set(), 0
+    for i in order:
+        w = ranked[i][0].words()
+        if used + w <= budget:
+            keep.add(i)
+            used += w
+    return [ranked[i][0] for i in sorted(keep)]
+
+
+def _q(text: str) -> str:
+    return '"' + text.replace('"', "'") + '"'
+
+
+def render(fields: Sequence[Field]) -> str:
+    """Fields back into caption form: on-screen text, speech, mentions, then plain sentences."""
+    parts = []
+    text = [f for f in fields if f.kind == "text"]
+    if text:
+        parts.append("On-screen text: " + "; ".join(_q(f.text) + (f" {f.tail}" if f.tail else "")
+                                                    for f in text) + ".")
+    speech = [f for f in fields if f.kind == "speech"]
+    if speech:
+        parts.append("Speech: " + " ".join(_q(f.text) for f in speech) + ".")
+    mentions = [f for f in fields if f.kind == "mention"]
+    if mentions:
+        parts.append("Mentions: " + ", ".join(_q(f.text) for f in mentions) + ".")
+    parts += [f.text for f in fields if f.kind == "sentence"]
+    return " ".join(parts)
+
+
+def digest(captions: Sequence[str], budget: int = 60) -> str:
+    """The children's most distinctive fields within ``budget`` words, as one caption.
+
+    >>> kids = ['On-screen text: "BIRDS 1 | NUMBER 12" on dark blue. Speech: "Here is our look at birds.".',
+    ...         'On-screen text: "BIRDS 2 | NUMBER 47" on white. Speech: "Here is our look at birds. '
+    ...         'The secret word is parrot.".',
+    ...         'On-screen text: "BIRDS 3 | NUMBER 95" on dark blue. Speech: "Here is our look at birds.".']
+    >>> digest(kids, budget=12)
+    'On-screen text: "BIRDS 2 | NUMBER 47" on white. Speech: "The secret word is parrot.".'
+    """
+    docs = [parse_fields(c) for c in captions if c and c.strip()]
+    return render(select(rank_fields(docs), budget))
