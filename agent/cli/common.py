@@ -1,4 +1,4 @@
-"""The options every verb shares, declared once: ``--config``, ``--set``, ``--store``.
+"""The options every verb shares, declared once: ``--config``, ``--set``, ``--store``, ``-v``.
 
 Why: six verbs used to declare them by hand and had drifted (``--store`` a ``str`` in some and a
 ``Path`` in others, a path with a colon broke the YAML override in two, ``--set`` without help
@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +33,8 @@ def add_common(p: argparse.ArgumentParser, *, store_help: str = STORE_HELP, conf
                         "applied in order after --config")
     if store:
         g.add_argument("--store", type=Path, default=None, metavar="FILE", help=store_help)
+    g.add_argument("-v", "--verbose", action="count", default=0,
+                   help="show the model libraries' own logs, deprecation warnings and progress bars")
 
 
 def run_overrides(args: argparse.Namespace, extra: Sequence[str] = ()) -> list[str]:
@@ -49,3 +54,40 @@ def run_overrides(args: argparse.Namespace, extra: Sequence[str] = ()) -> list[s
 def load_run_config(args: argparse.Namespace, extra: Sequence[str] = ()) -> RunConfig:
     """The verb's :class:`RunConfig` from the shared options (plus the verb's own ``extra`` overrides)."""
     return load_config(getattr(args, "config", None), run_overrides(args, extra))
+
+
+LIBRARY_LOGGERS = ("transformers", "sentence_transformers", "huggingface_hub", "gguf", "accelerate", "torch")
+QUIET_ENV = {"TRANSFORMERS_VERBOSITY": "error", "HF_HUB_DISABLE_PROGRESS_BARS": "1", "TQDM_DISABLE": "1"}
+_quiet_set: set[str] = set()  # the variables quiet_libraries set itself, undone by a verbose run
+
+
+def quiet_libraries(verbose: int = 0) -> None:
+    """Silence the model libraries' logs and progress bars unless ``verbose``.
+
+    Why: every run printed "Loading weights" bars (transformers, sentence-transformers), the GGUF
+    de-quantisation bar and library log lines, drowning the one answer a user asked for. The
+    variables are read when the libraries are first imported (the CLI imports them later, lazily);
+    libraries already imported (in-process callers) are quietened through their own switches.
+    A variable the user set themselves is left alone.
+    """
+    if verbose:
+        for name in list(_quiet_set):
+            os.environ.pop(name, None)
+            _quiet_set.discard(name)
+        for name in LIBRARY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.NOTSET)
+        if "transformers" in sys.modules:
+            sys.modules["transformers"].utils.logging.enable_progress_bar()
+        return
+    for name, value in QUIET_ENV.items():
+        if name not in os.environ:
+            os.environ[name] = value
+            _quiet_set.add(name)
+    for name in LIBRARY_LOGGERS:
+        logging.getLogger(name).setLevel(logging.ERROR)
+    if "transformers" in sys.modules:
+        tlog = sys.modules["transformers"].utils.logging
+        tlog.set_verbosity_error()
+        tlog.disable_progress_bar()
+    if "huggingface_hub" in sys.modules:
+        sys.modules["huggingface_hub"].utils.disable_progress_bars()

@@ -72,9 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     module = importlib.import_module(cmds[verb][0])
     module.add_arguments(subs[verb])
     args = parser.parse_args(argv)
+    verbose = int(getattr(args, "verbose", 0) or 0)
+    from videonav.agent.cli.common import quiet_libraries
+
+    quiet_libraries(verbose)  # model libraries' bars and logs only with -v
     try:
         with warnings.catch_warnings():  # e.g. a truncated video: one line, once, not a source excerpt
             warnings.showwarning = _one_line_warnings(verb)
+            if not verbose:  # the libraries' deprecation notices are for their callers' authors, not users
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
             rc = int(module.main(args) or 0)
         sys.stdout.flush()  # a closed pipe (`| head -1`) shows up here, not at interpreter exit
         return rc
