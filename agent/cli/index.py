@@ -19,10 +19,12 @@ from typing import Any
 
 from videonav.agent.cli.common import add_common, load_run_config
 from videonav.agent.config import RunConfig
+from videonav.agent.library import VIDEO_EXTS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("video", type=Path, help="video file (mp4, mkv, avi, ...)")
+    p.add_argument("video", type=Path, nargs="*", metavar="VIDEO",
+                   help="video files (mp4, mkv, avi, ...) or folders (searched recursively by --ext)")
     p.add_argument("--captioner", choices=("classic", "transformers", "vllm", "openai"),
                    help="captioner backend (default: captioner.backend, 'classic')")
     p.add_argument("--model", help="captioner model id or local path (transformers/vllm/openai)")
@@ -32,6 +34,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                   "video, else an embedded text stream")
     p.add_argument("--entities", default="", help="comma-separated names to look for (contextual captioning)")
     add_common(p)
+    lib = p.add_argument_group("many videos (a library)")
+    lib.add_argument("--manifest", type=Path, metavar="FILE",
+                     help="more videos: one path per line, or JSONL objects {path, subtitles, entities, lazy}")
+    lib.add_argument("--ext", default=",".join(e.lstrip(".") for e in VIDEO_EXTS),
+                     help="extensions a folder contributes (comma-separated)")
+    lib.add_argument("--ray", action="store_true", help="run on Ray: one task per video (pip install 'videonav[ray]')")
+    lib.add_argument("--address", help="Ray cluster: 'auto' or HOST:PORT of a running one (default: RAY_ADDRESS, "
+                                       "else a local cluster of --workers CPUs)")
+    lib.add_argument("--workers", type=int, help="videos in parallel (Ray; default: every CPU)")
+    lib.add_argument("--shard-dir", type=Path, help="where Ray workers keep per-video shard stores "
+                                                    "(default: .videonav-shards beside the store)")
+    lib.add_argument("--max-retries", type=int, default=3, help="Ray retries of a video whose worker died")
+    lib.add_argument("--actors", type=int, help="captioner actors holding the model (default: one per GPU "
+                                                "for transformers/vllm, none otherwise)")
+    lib.add_argument("--gpus-per-actor", type=float, default=1.0, help="GPUs each captioner actor holds")
     p.add_argument("--json", action="store_true", help="print a JSON summary instead of text")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
@@ -75,14 +92,16 @@ def main(args: argparse.Namespace) -> int:
 
     cfg = build_config(args)
     entities = [e.strip() for e in args.entities.split(",") if e.strip()]
+    if len(args.video) != 1 or args.video[0].is_dir() or args.manifest or args.ray:
+        return main_many(args, cfg, entities)
     with progress_bar(not (args.no_progress or args.json)) as cb:
-        result, summary = index_and_record(args.video, cfg, subtitles=args.subtitles, entities=entities,
+        result, summary = index_and_record(args.video[0], cfg, subtitles=args.subtitles, entities=entities,
                                            progress=cb)
     if args.json:
         print(json.dumps(summary, indent=1))
         return 0
     s = result.stats
-    print(f"{args.video}: {s.nodes} nodes ({s.leaves} leaves, depth {s.depth}, width {s.width}); "
+    print(f"{args.video[0]}: {s.nodes} nodes ({s.leaves} leaves, depth {s.depth}, width {s.width}); "
           f"captioned now {s.captioned_now}, already stored {s.captioned_before}, "
           f"left for later {s.uncaptioned}")
     print(f"  {s.video_seconds:.0f} s of video in {s.wall_seconds:.1f} s "
@@ -91,3 +110,33 @@ def main(args: argparse.Namespace) -> int:
           f"OCR {s.ocr_seconds:.1f} s, caption {s.caption_seconds:.1f} s, {s.frames_decoded} frames decoded")
     print(f"  tree {result.tree_key} in {summary['store']}; run config {summary['config']}", file=sys.stdout)
     return 0
+
+
+def main_many(args: argparse.Namespace, cfg: RunConfig, entities: list[str]) -> int:
+    """Many videos: one progress bar over videos, one line per video, failures summed up at the end."""
+    from videonav.agent.library import index_library, resolve_jobs
+
+    jobs = resolve_jobs(args.video, args.manifest, [e.strip() for e in args.ext.split(",") if e.strip()],
+                        subtitles=args.subtitles, entities=entities)
+    ray_opts = {"address": args.address, "workers": args.workers, "shard_dir": args.shard_dir,
+                "max_retries": args.max_retries, "actors": args.actors, "actor_gpus": args.gpus_per_actor}
+    with progress_bar(not (args.no_progress or args.json)) as cb:
+        def on_video(out: Any, done: int, total: int) -> None:
+            if cb:
+                cb(done, total, "videos")
+        res = index_library(jobs, cfg, on_video=on_video, use_ray=args.ray, **(ray_opts if args.ray else {}))
+    d = res.as_dict()
+    if args.json:
+        print(json.dumps(d, indent=1))
+    else:
+        for o in res.outcomes:
+            what = o.error if o.status == "failed" else o.tree_key
+            label = {"skipped": "already indexed", "failed": "failed:"}.get(o.status, o.status)
+            print(f"{o.job.path}: {label} {what}" + (f" ({o.video_seconds:.0f} s of video in "
+                                                         f"{o.wall_seconds:.1f} s)" if o.status == "indexed" else ""))
+        print(f"{d['indexed']} indexed, {d['skipped']} already done, {d['failed']} failed of {d['videos']} "
+              f"videos: {d['video_seconds']:.0f} s of video in {d['wall_seconds']:.1f} s "
+              f"({d['video_seconds_per_second']:.1f}x, {res.mode}) into {cfg.store.path}")
+    for o in res.failed:
+        print(f"videonav index: error: {o.error}", file=sys.stderr)
+    return 1 if res.failed else 0

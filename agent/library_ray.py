@@ -1,0 +1,285 @@
+"""The library on Ray: one task per video, per-video shard stores, one writer (the driver).
+
+Why this shape:
+
+- **One task per video** (``num_cpus=1``, ``OMP_THREAD_LIMIT=1`` inside, so tesseract and torch
+  use the one core the task holds): a tree is built bottom-up, parents after their children, so a
+  video is the natural unit of work; whole videos also keep each file's decoder sweeping forward.
+- **Shards, then one writer.** A task indexes into its own shard store
+  (``<shard dir>/<video>.sqlite``; every caption is written as it is made, so a retried task or a
+  rerun after a killed driver resumes per node) and returns the tree; the driver merges it into the
+  target store (:func:`merge_payload`, one transaction per tree) and only then records the video
+  as done. SQLite never sees two writers from two machines.
+- **GPU captioners: actors that hold the model.** With ``actors > 0`` (default: one per GPU for the
+  ``transformers`` / ``vllm`` backends), :class:`CaptionerActor` s load the model once
+  (``num_gpus`` each); video tasks decode frames and send each batch of clips
+  (``captioner.batch_size`` nodes) to their actor through :class:`RemoteCaptioner`. Ray Data's
+  ``map_batches`` fits flat work; a caption tree is not flat (a parent waits for its children's
+  captions and a node sees its previous sibling's), so batches are fed per level from the task.
+- **Retries**: a worker process that dies is retried by Ray (``max_retries``); an error raised by
+  the video itself (a bad file) is not retried, it is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from videonav.agent.config import RunConfig
+from videonav.agent.library import (
+    LibraryError,
+    LibraryResult,
+    OnVideo,
+    VideoJob,
+    VideoOutcome,
+    already_done,
+    done_key,
+    error_line,
+    fatal,
+    job_config,
+    record_run,
+)
+from videonav.memory.store import Store
+from videonav.tools.config import CaptionerConfig
+
+GPU_BACKENDS = ("transformers", "vllm")
+CaptionerFactory = Callable[[CaptionerConfig], Any]
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise LibraryError("--ray needs Ray: pip install 'videonav[ray]' (or pip install 'ray>=2.40')") from None
+    return ray
+
+
+def shard_path(shard_dir: Path, job: VideoJob) -> Path:
+    """The video's shard store: named by its resolved path, so a rerun finds the same shard."""
+    tag = hashlib.sha256(str(job.path.resolve()).encode()).hexdigest()[:16]
+    return shard_dir / f"{job.path.stem[:40]}-{tag}.sqlite"
+
+
+# -- worker side ------------------------------------------------------------------------------
+class RemoteCaptioner:
+    """A captioner whose model lives in a :class:`CaptionerActor`: the ``Captioner`` protocol, batched."""
+
+    def __init__(self, actor: Any, info: dict[str, Any]) -> None:
+        self.actor = actor
+        self.name, self.model_id, self.prompt_version = info["name"], info["model_id"], info["prompt_version"]
+        self.context_free = bool(info.get("context_free", False))
+
+    def describe_batch(self, requests: Sequence[Any]) -> list[Any]:
+        import ray
+
+        return list(ray.get(self.actor.describe_batch.remote(list(requests))))
+
+    def describe(self, frames: Sequence[Any], timestamps: Sequence[float], prompt: str, context: Any = None) -> Any:
+        from videonav.tools.captioners.base import CaptionRequest
+
+        req = CaptionRequest(frames=tuple(frames), timestamps=tuple(timestamps), prompt=prompt, context=context)
+        return self.describe_batch([req])[0]
+
+
+class CaptionerActor:
+    """Holds one captioner (the model stays loaded) and captions batches of clips sent by video tasks."""
+
+    def __init__(self, cfg: CaptionerConfig, factory: CaptionerFactory | None = None) -> None:
+        from videonav.tools.captioners.base import make_captioner
+
+        os.environ.setdefault("OMP_THREAD_LIMIT", "1")
+        self.cap = (factory or make_captioner)(cfg)
+
+    def info(self) -> dict[str, Any]:
+        c = self.cap
+        return {"name": c.name, "model_id": c.model_id, "prompt_version": c.prompt_version,
+                "context_free": bool(getattr(c, "context_free", False)), "pid": os.getpid()}
+
+    def describe_batch(self, requests: list[Any]) -> list[Any]:
+        from videonav.tools.captioners.base import describe_many
+
+        return describe_many(self.cap, requests)
+
+
+def index_into_shard(job: VideoJob, cfg: RunConfig, shard: Path, remote: RemoteCaptioner | None = None,
+                     factory: CaptionerFactory | None = None) -> dict[str, Any]:
+    """Index one video into its shard store and return what the driver merges (runs on a worker)."""
+    os.environ["OMP_THREAD_LIMIT"] = "1"  # tesseract: one thread per task, the task holds one CPU
+    from videonav.tools.video.index import index_video
+
+    c = job_config(job, cfg)
+    impl = remote if remote is not None else (factory(c.captioner) if factory else None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        shard.parent.mkdir(parents=True, exist_ok=True)
+        with Store(shard) as st:
+            res = index_video(job.path, store=st, video=c.video, tree=c.tree, captioner=c.captioner,
+                              embedder=c.embedder, lazy=c.tree.lazy, subtitles=job.subtitles,
+                              entities=list(job.entities), captioner_impl=impl)
+            video = st.get_video(res.tree.video_id)
+            scan = st.cache_get(f"scan:{res.tree_key}")
+    return {"tree_key": res.tree_key, "tree": res.tree, "video": video, "scan": scan,
+            "stats": res.stats.as_dict(), "warnings": sorted({str(w.message) for w in caught}),
+            "pid": os.getpid(), "shard": str(shard)}
+
+
+# -- driver side ------------------------------------------------------------------------------
+def merge_payload(store: Store, payload: dict[str, Any]) -> None:
+    """Copy one worker's tree (and its video row and shot scan) into ``store``.
+
+    Idempotent: ``save_tree`` replaces every row of the key in one transaction, so merging the
+    same video twice (a driver killed after the merge, before its done record) leaves one copy.
+    """
+    v = payload.get("video")
+    if v:
+        store.put_video(v["video_id"], v["path"], v["content_hash"], v["duration"], v["probe"])
+    if payload.get("scan") is not None:
+        store.cache_put(f"scan:{payload['tree_key']}", payload["scan"])
+    store.save_tree(payload["tree_key"], payload["tree"])
+
+
+def merge_store(store: Store, shard: Path | str) -> list[str]:
+    """Merge every tree of a shard store file into ``store`` (e.g. shards left on a worker's disk);
+    returns the tree keys merged."""
+    keys = []
+    with Store(shard, create=False) as src:
+        for key in src.tree_keys():
+            tree = src.load_tree(key)
+            merge_payload(store, {"tree_key": key, "tree": tree, "video": src.get_video(tree.video_id),
+                                  "scan": src.cache_get(f"scan:{key}")})
+            keys.append(key)
+    return keys
+
+
+def _remove_shard(shard: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(shard) + suffix).unlink(missing_ok=True)
+
+
+def _init(ray: Any, address: str | None, workers: int | None) -> bool:
+    """Connect (``address`` or ``RAY_ADDRESS``) or start a local cluster; True when we started it."""
+    if ray.is_initialized():
+        return False
+    addr = address or os.environ.get("RAY_ADDRESS") or None
+    quiet = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
+    if addr and addr != "local":
+        ray.init(address=addr, logging_level=logging.ERROR, log_to_driver=False)
+        return True
+    ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, **quiet)
+    return True
+
+
+def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | None = None,
+              address: str | None = None, workers: int | None = None, shard_dir: Path | str | None = None,
+              max_retries: int = 3, actors: int | None = None, actor_gpus: float = 1.0,
+              captioner_factory: CaptionerFactory | None = None, keep_shards: bool = False) -> LibraryResult:
+    """Index ``jobs`` into ``cfg.store.path`` on Ray; the driver is the store's one writer.
+
+    ``address``: ``None`` = ``RAY_ADDRESS`` or else a local cluster of ``workers`` CPUs; ``"auto"`` or
+    ``host:port`` = an existing cluster (``workers`` then caps the tasks in flight). ``shard_dir``
+    (default ``<store dir>/.videonav-shards``) must be reachable by the workers at the same path.
+    ``actors``: captioner actors (default: one per cluster GPU for GPU backends, else none), each
+    holding ``actor_gpus`` GPUs. ``captioner_factory`` builds the captioner instead of the registry.
+    """
+    ray = _import_ray()
+    t0 = time.perf_counter()
+    shards = Path(shard_dir) if shard_dir else Path(cfg.store.path).expanduser().resolve().parent / ".videonav-shards"
+    outcomes: dict[int, VideoOutcome] = {}
+    started = _init(ray, address, workers)
+    try:
+        with Store(cfg.store.path) as store:
+            todo: list[tuple[int, VideoJob, str]] = []
+            for i, job in enumerate(jobs):  # cheap checks on the driver: missing files, videos already done
+                try:
+                    from videonav.tools.video.probe import probe
+
+                    probe(job.path)
+                    dk = done_key(job, cfg)
+                    tk = already_done(store, dk)
+                except Exception as e:  # noqa: BLE001 - reported with the others at the end
+                    if fatal(e):
+                        raise
+                    outcomes[i] = VideoOutcome(job, "failed", error=error_line(e))
+                    continue
+                if tk is not None:
+                    outcomes[i] = VideoOutcome(job, "skipped", tk)
+                else:
+                    todo.append((i, job, dk))
+            for i in sorted(outcomes):
+                if on_video:
+                    on_video(outcomes[i], len(outcomes), len(jobs))
+            if todo:
+                _run_tasks(ray, store, cfg, todo, outcomes, len(jobs), shards, on_video, workers, max_retries,
+                           actors, actor_gpus, captioner_factory, keep_shards)
+    finally:
+        if started:
+            ray.shutdown()
+    return LibraryResult([outcomes[i] for i in range(len(jobs))], time.perf_counter() - t0, "ray")
+
+
+def _actors(ray: Any, cfg: RunConfig, actors: int | None, gpus: float, factory: CaptionerFactory | None,
+            max_retries: int) -> list[tuple[Any, dict[str, Any]]]:
+    if actors is None:
+        cluster_gpus = int(ray.cluster_resources().get("GPU", 0))
+        actors = max(1, int(cluster_gpus / max(gpus, 1e-9))) if cfg.captioner.backend in GPU_BACKENDS else 0
+    if actors <= 0:
+        return []
+    cls = ray.remote(CaptionerActor).options(num_gpus=gpus, num_cpus=0 if gpus else 1, max_restarts=max_retries,
+                                             max_task_retries=max_retries)
+    handles = [cls.remote(cfg.captioner, factory) for _ in range(actors)]
+    return [(h, ray.get(h.info.remote())) for h in handles]
+
+
+def _run_tasks(ray: Any, store: Store, cfg: RunConfig, todo: list[tuple[int, VideoJob, str]],
+               outcomes: dict[int, VideoOutcome], total: int, shards: Path, on_video: OnVideo | None,
+               workers: int | None, max_retries: int, actors: int | None, actor_gpus: float,
+               factory: CaptionerFactory | None, keep_shards: bool) -> None:
+    pool = _actors(ray, cfg, actors, actor_gpus, factory, max_retries)
+    task = ray.remote(index_into_shard).options(num_cpus=1, max_retries=max_retries, retry_exceptions=False)
+    window = max(1, workers or len(todo))
+    queue = list(todo)
+    pending: dict[Any, tuple[int, VideoJob, str, float]] = {}
+
+    def submit() -> None:
+        while queue and len(pending) < window:
+            i, job, dk = queue.pop(0)
+            remote = RemoteCaptioner(*pool[i % len(pool)]) if pool else None
+            ref = task.remote(job, cfg, shard_path(shards, job), remote, None if pool else factory)
+            pending[ref] = (i, job, dk, time.perf_counter())
+
+    submit()
+    while pending:
+        ready, _ = ray.wait(list(pending), num_returns=1)
+        i, job, dk, t1 = pending.pop(ready[0])
+        try:
+            payload = ray.get(ready[0])
+        except ray.exceptions.RayError as e:  # the video failed on its worker (or the worker died past retries)
+            cause = getattr(e, "cause", None)  # a RayTaskError carries the worker's own exception
+            outcomes[i] = VideoOutcome(job, "failed", error=error_line(cause if cause is not None else e),
+                                       wall_seconds=time.perf_counter() - t1)
+        else:
+            for w in payload["warnings"]:
+                warnings.warn(f"{job.path}: {w}", stacklevel=2)
+            try:
+                merge_payload(store, payload)
+                summary = record_run(store, cfg, job, payload["tree_key"], payload["tree"].video_id,
+                                     payload["stats"], dk)
+            except Exception as e:  # noqa: BLE001 - a broken target store stops the run, anything else is this video's
+                if fatal(e):
+                    raise
+                outcomes[i] = VideoOutcome(job, "failed", error=error_line(e), wall_seconds=time.perf_counter() - t1)
+            else:
+                if not keep_shards:
+                    _remove_shard(Path(payload["shard"]))
+                outcomes[i] = VideoOutcome(job, "indexed", payload["tree_key"], payload["stats"]["video_seconds"],
+                                           time.perf_counter() - t1, summary=summary)
+        if on_video:
+            on_video(outcomes[i], len(outcomes), total)
+        submit()
+
