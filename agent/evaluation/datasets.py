@@ -3,7 +3,9 @@
 Formats: ``nextqa`` (val.csv + the 1-fps caption zip/dir), ``nextgqa`` (its val.csv, answer
 as text, + gsub_val.json evidence spans), ``egoschema`` (questions JSON + per-second caption
 lists), ``longvideor1`` (a directory of LongVideo-R1 caption trees + a questions JSON list),
-and ``videonav`` (our sample-video questions JSON).
+and ``videonav`` (our sample-video questions JSON): multiple choice (``options`` + ``answer``
+index) or free text (``answer_text`` and no ``options``: correct when the normalised truth
+occurs in the normalised answer, :func:`videonav.agent.evaluation.metrics.text_correct`).
 """
 
 from __future__ import annotations
@@ -90,8 +92,12 @@ def load_videonav(path: Path | str, video: str = "") -> list[Question]:
     out = []
     for i, q in enumerate(rows):
         try:
+            text = q.get("answer_text")
+            if text is not None and not isinstance(text, str | int | float):
+                raise TypeError(f"answer_text must be a string, not {type(text).__name__}")
             out.append(Question(qid=str(q.get("qid", i)), video=str(q.get("video", video)), question=q["question"],
                                 options=list(q.get("options", [])), truth=q.get("answer"), type=q.get("type", ""),
+                                truth_text=None if text is None else str(text),
                                 evidence=[tuple(e) for e in q.get("evidence", [])]))
         except (KeyError, TypeError, ValueError) as e:
             raise FormatError(f"{path}: question {i} malformed ({e})") from None

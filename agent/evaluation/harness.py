@@ -17,7 +17,7 @@ from typing import Any
 
 from videonav.agent.config import RunConfig
 from videonav.agent.evaluation.datasets import Question
-from videonav.agent.evaluation.metrics import grounding_fields
+from videonav.agent.evaluation.metrics import grounding_fields, text_correct
 from videonav.agent.llm.base import LLM
 from videonav.agent.planner import Planner
 from videonav.agent.result import AskResult
@@ -30,13 +30,19 @@ Progress = Callable[[int, int, str], None]
 
 def record(q: Question, res: AskResult, total_captions: int) -> dict[str, Any]:
     """The flat per-question record (``--output`` JSONL line)."""
-    correct = q.truth is not None and res.option_index == q.truth
+    if q.options:
+        correct = q.truth is not None and res.option_index == q.truth
+    else:  # free text: the truth string in the answer
+        correct = text_correct(res.answer, q.truth_text)
     visited = [(s.start, s.end) for s in res.visited]
     cited = [(s.start, s.end) for s in res.evidence]
     rec: dict[str, Any] = {
         "qid": q.qid, "video": q.video, "type": q.type, "strategy": res.strategy,
         "question": q.question, "prediction": res.option_index if q.options else res.answer,
         "answer": res.answer, "truth": q.truth if q.options else q.truth_text, "correct": bool(correct),
+        "format": "mc" if q.options else "free",
+        "answer_span": ({"node_id": res.evidence[0].node_id, "start": res.evidence[0].start, "end": res.evidence[0].end}
+                        if res.evidence and not q.options else None),
         "confidence": round(res.confidence, 4), "halted_by": res.halted_by,
         "captions_read": res.cost.captions_read, "total_captions": total_captions,
         "read_fraction": round(res.cost.captions_read / max(1, total_captions), 4),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from videonav.agent.extract import contains_truth
+
 Interval = tuple[float, float]
 
 
@@ -147,3 +149,15 @@ def grounding_fields(correct: bool, visited: list[Interval], cited: list[Interva
         "iou": iou(cited, truth),
         "acc_gqa": acc_gqa(correct, cited, truth),
     }
+
+
+def text_correct(answer: str, truth: str | None) -> bool:
+    """A free-text answer is right when the normalised truth string occurs in the normalised answer
+    (case, punctuation and spacing ignored; whole words only, so '863' is not in '8639').
+
+    >>> text_correct('The reporter speaks from "Kyiv" today.', "KYIV"), text_correct("8639", "863")
+    (True, False)
+    >>> text_correct("not found in what was read", "Kyiv"), text_correct("anything", None)
+    (False, False)
+    """
+    return truth is not None and contains_truth(answer, truth)

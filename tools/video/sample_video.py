@@ -6,7 +6,10 @@
 - ``sample_<N>min.srt``  narration (some facts are only *said*, never shown);
 - ``sample_<N>min.events.json``  ground truth: chapters [{start, end, title}] and every scene;
 - ``sample_<N>min.questions.json``  multiple-choice, needle-in-a-haystack questions
-  ``[{"qid", "question", "options", "answer", "evidence": [[start, end]], "type"}]``.
+  ``[{"qid", "question", "options", "answer", "evidence": [[start, end]], "type"}]``;
+- ``sample_<N>min.freetext.json``  the same facts asked without options:
+  ``[{"qid", "question", "answer_text", "evidence", "type"}]`` (``videonav eval --format videonav``
+  counts one right when the normalised ``answer_text`` occurs in the normalised answer).
 
 Why so plain: cards are rendered once with big clean fonts (tesseract must read them) and each
 frame only moves a sprite, so an hour encodes in a few minutes on 2 cores; everything derives
@@ -186,6 +189,15 @@ def questions(p: dict, seed: int) -> list[dict]:
     return out
 
 
+def freetext_questions(mc: list[dict]) -> list[dict]:
+    """The multiple-choice questions' facts asked without options: same question text, the
+    true option as ``answer_text``. Derived from the MC list (no random draws), so the MC
+    questions and the video stay byte-identical for a seed and the two sets stay aligned."""
+    return [{"qid": "f" + q["qid"][1:], "type": q["type"], "question": q["question"],
+             "answer_text": q["options"][q["answer"]], "evidence": q["evidence"],
+             **({"video": q["video"]} if "video" in q else {})} for q in mc]
+
+
 def render(p: dict, path: Path, fps: int, gop_seconds: float) -> int:
     import av
 
@@ -241,10 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     for q in qs:
         q["video"] = f"{stem}.mp4"
     (args.out / f"{stem}.questions.json").write_text(json.dumps(qs, indent=1), encoding="utf-8")
+    free = freetext_questions(qs)
+    (args.out / f"{stem}.freetext.json").write_text(json.dumps(free, indent=1), encoding="utf-8")
     n = render(p, args.out / f"{stem}.mp4", args.fps, args.gop_seconds)
     print(f"wrote {args.out / stem}.mp4 ({n} frames, {p['duration']:.0f} s, {len(p['scenes'])} scenes, "
           f"{len(p['chapters'])} chapters), .srt ({len(cues)} cues), .events.json, .questions.json "
-          f"({len(qs)} questions) in {time.perf_counter() - t0:.1f} s")
+          f"({len(qs)} questions), .freetext.json ({len(free)}) in {time.perf_counter() - t0:.1f} s")
     return 0
 
 
