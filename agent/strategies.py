@@ -131,7 +131,9 @@ def run_strategy(name: str, source: TreeSource, question: str, options: list[str
     query = question + " " + " ".join(options)
     if name == "all-captions":
         # only a prompt has a context limit: the embedding scorer reads every caption
-        llm_reads = llm is not None and (cfg.planner.answer_mode == "planner" or not options)
+        # (free text: only a large backend is prompted; the extractive reader reads everything)
+        llm_reads = llm is not None and (cfg.planner.answer_mode == "planner" and bool(options)
+                                         or not options and cfg.planner.backend in LARGE_BACKENDS)
         reads = _truncate(items, cfg.planner.max_context_tokens) if llm_reads else items
     elif name == "uniform-k":
         reads = _uniform(items, k)
