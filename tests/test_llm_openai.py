@@ -60,23 +60,25 @@ def server() -> Iterator[tuple[FakeServer, str]]:
         def do_POST(self) -> None:  # noqa: N802
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             fake.requests.append(body)
-            fake.headers.append(dict(self.headers))
-            if self.headers.get("Authorization") == "Bearer wrong":
+            fake.headers.append({k.title(): v for k, v in self.headers.items()})  # any client's casing
+            if self.headers.get("authorization") == "Bearer wrong":
                 return self._send(401, {"error": {"message": "Invalid API key"}})
             if self.path != "/v1/chat/completions":
                 return self._send(404, {"error": "not found"})
-            if fake.fail:
-                return self._send(fake.fail.pop(0), {"error": "busy"})
+            if fake.fail:  # Retry-After-Ms keeps the client's backoff short here
+                return self._send(fake.fail.pop(0), {"error": "busy"}, {"Retry-After-Ms": "10"})
             try:
                 self._send(200, _reply(body, fake))
             except ValueError:
                 self._send(400, {"error": "unknown field continue_final_message"})
 
-        def _send(self, code: int, obj: dict[str, Any]) -> None:
+        def _send(self, code: int, obj: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(obj).encode()
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
             self.end_headers()
             self.wfile.write(data)
 
@@ -93,7 +95,6 @@ def server() -> Iterator[tuple[FakeServer, str]]:
 def _llm(url: str, key: str | None = "sk-test") -> OpenAILLM:
     llm = make_llm(PlannerConfig(backend="openai", base_url=url, model="served-model", api_key=key))
     assert isinstance(llm, OpenAILLM)
-    llm.backoff = 0.01
     return llm
 
 
@@ -110,17 +111,40 @@ def test_chat_request_shape_and_parsed_tool_calls(server: tuple[FakeServer, str]
     assert reply.text == "" and (reply.prompt_tokens, reply.completion_tokens) == (42, 7)
     req = fake.requests[0]
     assert req["model"] == "served-model" and req["max_tokens"] == 33 and req["temperature"] == 0.0
-    assert req["tools"] == TOOLS
+    assert req["tools"] == TOOLS and req["tool_choice"] == "auto"
     call = req["messages"][2]["tool_calls"][0]
     assert call["type"] == "function" and json.loads(call["function"]["arguments"]) == {"node_id": "1"}
     assert req["messages"][3]["tool_call_id"] == call["id"]
     assert fake.headers[0]["Authorization"] == "Bearer sk-test"
 
 
-def test_bare_tool_schemas_are_wrapped(server: tuple[FakeServer, str]) -> None:
+def test_bare_tool_schemas_are_wrapped(server: tuple[FakeServer, str], monkeypatch: pytest.MonkeyPatch) -> None:
     fake, url = server
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     _llm(url, key=None).chat(MESSAGES[:2], [TOOLS[0]["function"]])
-    assert fake.requests[0]["tools"] == TOOLS and "Authorization" not in fake.headers[0]
+    assert fake.requests[0]["tools"] == TOOLS
+    assert fake.headers[0]["Authorization"] == "Bearer EMPTY"  # vLLM's placeholder: no key of ours leaks
+
+
+def test_no_tools_no_tool_choice(server: tuple[FakeServer, str]) -> None:
+    fake, url = server
+    _llm(url).chat(MESSAGES[:2])
+    assert "tools" not in fake.requests[0] and "tool_choice" not in fake.requests[0]
+
+
+def test_environment_gives_defaults_below_the_config(server: tuple[FakeServer, str],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    fake, url = server
+    monkeypatch.setenv("OPENAI_BASE_URL", url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    llm = make_llm(PlannerConfig(backend="openai", model="served-model"))
+    llm.chat(MESSAGES[:2])
+    assert fake.headers[-1]["Authorization"] == "Bearer sk-env"
+    _llm(url, key="sk-config").chat(MESSAGES[:2])  # the config wins over the environment
+    assert fake.headers[-1]["Authorization"] == "Bearer sk-config"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
+    _llm(url).chat(MESSAGES[:2])
+    assert len(fake.requests) == 3
 
 
 def test_retries_on_500_and_429(server: tuple[FakeServer, str]) -> None:
@@ -160,7 +184,8 @@ def test_unreachable_server_is_a_clear_error() -> None:
         llm.chat(MESSAGES[:2])
 
 
-def test_missing_settings_name_the_key() -> None:
+def test_missing_settings_name_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(BackendUnavailable, match="planner.base_url"):
         make_llm(PlannerConfig(backend="openai", model="m"))
     with pytest.raises(BackendUnavailable, match="planner.model"):

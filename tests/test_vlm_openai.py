@@ -7,6 +7,7 @@ import io
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -42,7 +43,8 @@ class FakeServer:
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 with outer.lock:
-                    outer.requests.append({"path": self.path, "headers": dict(self.headers), "json": body})
+                    outer.requests.append({"path": self.path, "json": body,
+                                           "headers": {k.title(): v for k, v in self.headers.items()}})
                     script = outer.script
                     status, payload, headers = script.pop(0) if len(script) > 1 else script[0]
                 if callable(payload):
@@ -73,10 +75,12 @@ def server() -> Iterator[FakeServer]:
     s.httpd.server_close()
 
 
-def captioner(server: FakeServer, sleeps: list[float] | None = None, **cfg: Any) -> OpenAICaptioner:
+FAST_RETRY = {"Retry-After-Ms": "10"}  # the client's backoff honours it: quick retries here
+
+
+def captioner(server: FakeServer, **cfg: Any) -> OpenAICaptioner:
     config = CaptionerConfig(backend="openai", model="tiny-vlm", base_url=server.base_url, **cfg)
-    return OpenAICaptioner(config, timeout=5, max_retries=2, backoff=0.01,
-                           sleep=(sleeps.append if sleeps is not None else lambda s: None))
+    return OpenAICaptioner(config, timeout=5, max_retries=2)
 
 
 def test_request_shape_and_caption(server: FakeServer) -> None:
@@ -107,11 +111,12 @@ def test_request_shape_and_caption(server: FakeServer) -> None:
     assert "00:01, 00:02, 00:03" in texts[0] and "‹|im_end|›" in texts[0] and "<|im_end|>" not in texts[0]
 
 
-def test_no_auth_header_without_api_key_and_png(server: FakeServer) -> None:
+def test_placeholder_key_without_api_key_and_png(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     cfg = CaptionerConfig(backend="openai", model="tiny-vlm", base_url=server.base_url)
     OpenAICaptioner(cfg, image_format="png").describe(frames(1), [0.0], "What is shown?")
     (req,) = server.requests
-    assert "Authorization" not in req["headers"]
+    assert req["headers"]["Authorization"] == "Bearer EMPTY"  # vLLM's placeholder, never a real key
     parts = req["json"]["messages"][0]["content"]
     assert parts[0]["image_url"]["url"].startswith("data:image/png;base64,")
     assert "What is shown?" in parts[-1]["text"]
@@ -125,22 +130,31 @@ def test_text_only_request_sends_no_images(server: FakeServer) -> None:
 
 
 def test_retries_500_then_succeeds(server: FakeServer) -> None:
-    server.script = [(500, {"error": {"message": "loading"}}, {}), (200, completion("ok"), {})]
-    sleeps: list[float] = []
-    out = captioner(server, sleeps).describe(frames(2), [0.0, 1.0], "")
-    assert out.text == "ok" and len(server.requests) == 2 and len(sleeps) == 1
+    server.script = [(500, {"error": {"message": "loading"}}, FAST_RETRY), (200, completion("ok"), {})]
+    out = captioner(server).describe(frames(2), [0.0, 1.0], "")
+    assert out.text == "ok" and len(server.requests) == 2
 
 
 def test_429_honours_retry_after(server: FakeServer) -> None:
-    server.script = [(429, {"error": {"message": "slow down"}}, {"Retry-After": "2"}),
+    server.script = [(429, {"error": {"message": "slow down"}}, {"Retry-After": "1"}),
                      (200, completion("ok"), {})]
-    sleeps: list[float] = []
-    assert captioner(server, sleeps).describe(frames(1), [0.0], "").text == "ok"
-    assert sleeps and 1.5 <= sleeps[0] <= 2.5
+    t0 = time.perf_counter()
+    assert captioner(server).describe(frames(1), [0.0], "").text == "ok"
+    assert 0.9 <= time.perf_counter() - t0 and len(server.requests) == 2
+
+
+def test_environment_gives_defaults_below_the_config(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-env")
+    make_captioner(CaptionerConfig(backend="openai", model="tiny-vlm")).describe(frames(1), [0.0], "")
+    assert server.requests[-1]["headers"]["Authorization"] == "Bearer sk-env"
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # the config's URL and key win
+    captioner(server, api_key="sk-cfg").describe(frames(1), [0.0], "")
+    assert len(server.requests) == 2 and server.requests[-1]["headers"]["Authorization"] == "Bearer sk-cfg"
 
 
 def test_gives_up_after_max_retries(server: FakeServer) -> None:
-    server.script = [(503, {"error": {"message": "overloaded"}}, {})]
+    server.script = [(503, {"error": {"message": "overloaded"}}, FAST_RETRY)]
     with pytest.raises(VLMRequestError, match="failed 3 times.*overloaded") as err:
         captioner(server).describe(frames(1), [0.0], "")
     assert err.value.status == 503 and len(server.requests) == 3
@@ -184,11 +198,10 @@ def test_connection_refused_is_retried_then_reported() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     cfg = CaptionerConfig(backend="openai", model="m", base_url=f"http://127.0.0.1:{port}/v1")
-    sleeps: list[float] = []
-    cap = OpenAICaptioner(cfg, timeout=2, max_retries=1, backoff=0.01, sleep=sleeps.append)
-    with pytest.raises(VLMRequestError, match=r"captioner\.base_url") as err:
+    cap = OpenAICaptioner(cfg, timeout=2, max_retries=1)
+    with pytest.raises(VLMRequestError, match=r"failed 2 times.*captioner\.base_url") as err:
         cap.describe(frames(1), [0.0], "")
-    assert err.value.status == 0 and len(sleeps) == 1
+    assert err.value.status == 0
 
 
 @pytest.mark.parametrize(("kw", "key"), [
@@ -196,6 +209,7 @@ def test_connection_refused_is_retried_then_reported() -> None:
     ({"base_url": "http://127.0.0.1:1/v1"}, "captioner.model"),
     ({"model": "m", "base_url": "localhost:8000"}, "captioner.base_url"),
 ])
-def test_missing_config_names_the_key(kw: dict[str, str], key: str) -> None:
+def test_missing_config_names_the_key(kw: dict[str, str], key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(BackendUnavailable, match=key.replace(".", r"\.")):
         make_captioner(CaptionerConfig(backend="openai", **kw))

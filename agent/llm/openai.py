@@ -1,8 +1,11 @@
 """Planner backend for any OpenAI-compatible chat-completions server (``vllm serve``, llama.cpp, ...).
 
-Plain ``urllib`` so the base install needs no ``openai`` package. Tool schemas go out as OpenAI
-function tools and the server's parsed ``tool_calls`` come back as ``[{name, arguments}]``; the
-planner's parser still reads the text when a server does not parse tool calls itself.
+Through the official ``openai`` client (``tools/openai_client.py``): its retries, timeouts and
+``OPENAI_BASE_URL`` / ``OPENAI_API_KEY`` as defaults below the config. Tool schemas go out as
+OpenAI function tools with ``tool_choice="auto"`` (vLLM serves tool calls only then, and only
+with ``--enable-auto-tool-choice --tool-call-parser ...``); the server's parsed ``tool_calls``
+come back as ``[{name, arguments}]``, and the planner's parser still reads the text when a
+server does not parse tool calls itself.
 
 ``score`` needs prompt log-probs, which the OpenAI API proper does not offer for chat. vLLM's
 chat endpoint does (``continue_final_message`` + ``prompt_logprobs``), so score asks for them
@@ -20,7 +23,7 @@ from typing import Any
 from videonav.agent.llm.base import LLM, ChatReply, register_llm
 from videonav.agent.llm.chat_template import normalise_messages
 from videonav.tools.embed import BackendUnavailable
-from videonav.tools.http import HTTPFailure, opener_for, post_json
+from videonav.tools.openai_client import RequestFailed, chat_completion, make_client, resolve
 
 
 class OpenAIError(RuntimeError):
@@ -87,33 +90,41 @@ def parse_tool_calls(message: dict[str, Any]) -> list[dict[str, Any]]:
 
 @register_llm("openai")
 class OpenAILLM(LLM):
-    """Chat over HTTP with retries on 429/5xx and connection errors (exponential backoff)."""
+    """Chat through the ``openai`` client, which retries 429/5xx and dropped connections itself."""
 
     name = "openai"
 
-    def __init__(self, cfg: Any, timeout: float = 120.0, max_retries: int = 4, backoff: float = 1.0) -> None:
-        if not cfg.base_url:
-            raise BackendUnavailable("planner.backend=openai needs planner.base_url, "
+    def __init__(self, cfg: Any, timeout: float = 120.0, max_retries: int = 4) -> None:
+        base_url, api_key = resolve(cfg.base_url, cfg.api_key)
+        if not base_url:
+            raise BackendUnavailable("planner.backend=openai needs planner.base_url (or OPENAI_BASE_URL), "
                                      "e.g. http://127.0.0.1:8000/v1 for `vllm serve`")
         if not cfg.model:
             raise BackendUnavailable("planner.backend=openai needs planner.model: the model name the server "
                                      "serves")
-        self.base_url = str(cfg.base_url).rstrip("/")
+        self.base_url = str(base_url).rstrip("/")
         self.model_id = str(cfg.model)
-        self.api_key = cfg.api_key
-        self.timeout, self.max_retries, self.backoff = timeout, max_retries, backoff
-        self._opener = opener_for(self.base_url)
+        self.api_key = api_key
+        self.timeout, self.max_retries = timeout, max_retries
+        self._clients: dict[tuple[float, int], Any] = {}
         self._score_supported: bool | None = None
+
+    @property
+    def client(self) -> Any:
+        """The ``openai.OpenAI`` client for the current ``timeout`` and ``max_retries`` (both settable)."""
+        key = (self.timeout, self.max_retries)
+        if key not in self._clients:
+            self._clients[key] = make_client(self.base_url, self.api_key, self.timeout, self.max_retries)
+        return self._clients[key]
 
     def _post(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.base_url}/{path.lstrip('/')}"
         try:
-            return post_json(url, payload, api_key=self.api_key, timeout=self.timeout, max_retries=self.max_retries,
-                             backoff=self.backoff, opener=self._opener)
-        except HTTPFailure as e:
+            return chat_completion(self.client, url, payload, self.max_retries)
+        except RequestFailed as e:
             if e.status in (401, 403):
-                raise OpenAIError(f"{url}: HTTP {e.status} (not authorised); check planner.api_key. "
-                                  f"Server said: {e.message}", e.status) from None
+                raise OpenAIError(f"{url}: HTTP {e.status} (not authorised); check planner.api_key "
+                                  f"(or OPENAI_API_KEY). Server said: {e.message}", e.status) from None
             if e.status == 404:
                 hint = f"check planner.base_url (it usually ends in /v1) and planner.model={self.model_id!r}"
                 raise OpenAIError(f"{url}: HTTP 404; {hint}. Server said: {e.message}", 404) from None
@@ -128,6 +139,7 @@ class OpenAILLM(LLM):
                                    "max_tokens": max_new_tokens, "temperature": temperature}
         if tools:
             payload["tools"] = to_openai_tools(tools)
+            payload["tool_choice"] = "auto"
         data = self._post("chat/completions", payload)
         try:
             msg = data["choices"][0]["message"]
@@ -150,8 +162,9 @@ class OpenAILLM(LLM):
             extra = {"add_generation_prompt": False, "continue_final_message": True, "prompt_logprobs": 0}
         payload: dict[str, Any] = {"model": self.model_id, "messages": msgs, "max_tokens": 1,
                                    "temperature": 0.0, **extra}
-        if tools:
+        if tools:  # rendered into the prompt only: "none" needs no --enable-auto-tool-choice on vLLM
             payload["tools"] = to_openai_tools(tools)
+            payload["tool_choice"] = "none"
         data = self._post("chat/completions", payload)
         n = int((data.get("usage") or {}).get("prompt_tokens") or 0)
         lps: list[float] = []

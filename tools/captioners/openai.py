@@ -1,14 +1,14 @@
 """Captioner over any OpenAI-compatible chat-completions endpoint (``vllm serve``, hosted APIs).
 
-Why HTTP with the standard library: the request is one JSON POST, and the ``openai`` package
-would be a dependency for nothing; ``urllib`` also keeps this backend importable everywhere.
-Frames travel as base64 ``image_url`` data URIs (JPEG by default: ~10x smaller than PNG for
-video frames, which matters at 8-16 frames per node), so no file server is needed.
+Through the official ``openai`` client (``tools/openai_client.py``): base URL and key from the
+config, else ``OPENAI_BASE_URL`` / ``OPENAI_API_KEY``; its timeouts and retries. Frames travel
+as base64 ``image_url`` data URIs (JPEG by default: ~10x smaller than PNG for video frames,
+which matters at 8-16 frames per node), so no file server is needed.
 
-Servers fail transiently (429 rate limits, 5xx while a model loads, dropped connections): those
-are retried with exponential backoff, honouring ``Retry-After``. Other 4xx are our fault or the
-config's, so they fail at once with the server's message and the config key to fix.
-``describe_batch`` runs up to ``captioner.batch_size`` requests concurrently, which is how
+Servers fail transiently (429 rate limits, 5xx while a model loads, dropped connections): the
+client retries those with exponential backoff, honouring ``Retry-After``. Other 4xx are our
+fault or the config's, so they fail at once with the server's message and the config key to
+fix. ``describe_batch`` runs up to ``captioner.batch_size`` requests concurrently, which is how
 ``vllm serve`` batches across nodes.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,7 +29,7 @@ from videonav.tools.captioners.common import data_uri, subsample
 from videonav.tools.captioners.prompts import PROMPTS_VERSION, render
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
-from videonav.tools.http import RETRY_STATUS, HTTPFailure, opener_for, post_json
+from videonav.tools.openai_client import RETRY_STATUS, RequestFailed, chat_completion, make_client, resolve
 
 
 class VLMRequestError(RuntimeError):
@@ -59,25 +59,25 @@ class OpenAICaptioner:
     name = "openai"
 
     def __init__(self, cfg: CaptionerConfig, *, timeout: float = 120.0, max_retries: int = 4,
-                 backoff: float = 1.0, image_format: str = "jpeg", max_images: int = 32,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        if not cfg.base_url:
-            raise BackendUnavailable("captioner.backend='openai' needs captioner.base_url, e.g. "
-                                     "http://127.0.0.1:8000/v1 for `vllm serve MODEL`")
+                 image_format: str = "jpeg", max_images: int = 32) -> None:
+        base_url, api_key = resolve(cfg.base_url, cfg.api_key)
+        if not base_url:
+            raise BackendUnavailable("captioner.backend='openai' needs captioner.base_url (or OPENAI_BASE_URL), "
+                                     "e.g. http://127.0.0.1:8000/v1 for `vllm serve MODEL`")
         if not cfg.model:
             raise BackendUnavailable("captioner.backend='openai' needs captioner.model: the served model's "
                                      "name (GET <base_url>/models lists them)")
-        parsed = urllib.parse.urlparse(cfg.base_url)
+        parsed = urllib.parse.urlparse(base_url)
         if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise BackendUnavailable(f"captioner.base_url={cfg.base_url!r} is not an http(s) URL")
+            raise BackendUnavailable(f"captioner.base_url={base_url!r} is not an http(s) URL")
         self.cfg = cfg
         self.model_id = cfg.model
         self.prompt_version = f"{cfg.prompt_version}+{PROMPTS_VERSION}"
-        self.url = cfg.base_url.rstrip("/") + "/chat/completions"
-        self.timeout, self.max_retries, self.backoff = timeout, max_retries, backoff
-        self.image_format, self.max_images, self._sleep = image_format, max_images, sleep
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.timeout, self.max_retries = timeout, max_retries
+        self.image_format, self.max_images = image_format, max_images
         self._token_param = "max_tokens"  # switched once if the server wants max_completion_tokens
-        self._opener = opener_for(self.url)
+        self.client = make_client(base_url.rstrip("/"), api_key, timeout, max_retries)
 
     def describe(self, frames: Sequence[np.ndarray], timestamps: Sequence[float], prompt: str,
                  context: CaptionContext | None = None) -> Caption:
@@ -124,17 +124,15 @@ class OpenAICaptioner:
                                              prompt_version=self.prompt_version))
 
     def _post(self, req: CaptionRequest) -> dict[str, Any]:
-        kw = {"api_key": self.cfg.api_key, "timeout": self.timeout, "max_retries": self.max_retries,
-              "backoff": self.backoff, "sleep": self._sleep, "opener": self._opener}
         try:
             try:
-                return post_json(self.url, self.payload(req), **kw)
-            except HTTPFailure as e:
+                return chat_completion(self.client, self.url, self.payload(req), self.max_retries)
+            except RequestFailed as e:
                 if e.status == 400 and "max_completion_tokens" in e.message and self._token_param == "max_tokens":
                     self._token_param = "max_completion_tokens"  # newer OpenAI models want this name
-                    return post_json(self.url, self.payload(req), **kw)
+                    return chat_completion(self.client, self.url, self.payload(req), self.max_retries)
                 raise
-        except HTTPFailure as e:
+        except RequestFailed as e:
             if e.status in RETRY_STATUS or e.status == 0:
                 last = e.message if e.status == 0 else f"HTTP {e.status}: {e.message}"
                 raise VLMRequestError(f"{self.url} failed {e.attempts} times, last: {last} -- is the server up at "
