@@ -12,8 +12,14 @@ from videonav.agent.evaluation.datasets import FORMATS
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=FORMATS, default="nextqa")
-    p.add_argument("--questions", required=True, help="questions file (CSV / JSON)")
+    p.add_argument("--format", choices=[*FORMATS, "captions"], default="nextqa",
+                   help="captions: score --predictions against --references (BLEU, METEOR, ROUGE-L, CIDEr-D, STS)")
+    p.add_argument("--questions", default=None, help="questions file (CSV / JSON); required except for captions")
+    p.add_argument("--references", default=None, help="captions: JSON {clip_id: [reference captions]}")
+    p.add_argument("--predictions", default=None, help="captions: JSON {clip_id: caption} or JSONL id/caption")
+    p.add_argument("--json", action="store_true", help="captions: print the scores as JSON")
+    p.add_argument("--no-meteor", action="store_true", help="captions: skip METEOR (its Java start is slow)")
+    p.add_argument("--per-video", action="store_true", help="captions: also print one row per clip")
     p.add_argument("--captions", default=None, help="caption zip or directory (nextqa/nextgqa/egoschema)")
     p.add_argument("--spans", default=None, help="nextgqa: gsub_val.json evidence spans")
     p.add_argument("--video", default=None, help="videonav format: the video the questions are about")
@@ -40,6 +46,11 @@ def main(args: argparse.Namespace) -> int:
     from videonav.memory.split import split_of
     from videonav.tools.text_source import TextTreeSource, text_tree
 
+    if args.format == "captions":
+        return _captions(args)
+    if not args.questions:
+        print(f"videonav eval: --questions is required for --format {args.format}", file=sys.stderr)
+        return 2
     policy = [f"planner.model={json.dumps(args.policy)}", "planner.backend=transformers"] if args.policy else []
     cfg = load_run_config(args, policy)
     questions, captions = load_questions(args.format, args.questions, args.captions, args.spans)
@@ -83,4 +94,27 @@ def main(args: argparse.Namespace) -> int:
     folder = save_run(rt.store, "eval", cfg, {"summary": rows, "n_questions": len(questions),
                                               "strategies": strategies, "args": vars(args)}, records)
     print(f"run saved to {folder}")
+    return 0
+
+
+def _captions(args: argparse.Namespace) -> int:
+    """``--format captions``: caption metrics (agent/evaluation/caption_metrics.py), table or JSON."""
+    from videonav.agent.evaluation.caption_metrics import (
+        caption_scores,
+        format_report,
+        load_predictions,
+        load_references,
+    )
+
+    if not args.references or not args.predictions:
+        print("videonav eval --format captions needs --references REFS.json and --predictions PREDS.json[l]",
+              file=sys.stderr)
+        return 2
+    try:
+        report = caption_scores(load_references(args.references), load_predictions(args.predictions),
+                                meteor=not args.no_meteor)
+    except ValueError as e:  # bad files: one line naming the problem and the fix
+        print(f"videonav eval: error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(report.to_json(), indent=1) if args.json else format_report(report, args.per_video))
     return 0
