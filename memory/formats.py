@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -185,11 +186,40 @@ def _span_of(item: Any, source: str) -> tuple[float, float]:
     return span
 
 
-def tree_from_longvideor1(d: Any, source: str = "<dict>") -> CaptionTree:
-    """``{"video_name", "width", "captions": [high[], medium[], low[]]}``.
+LVR1_LEVELS = ("high", "medium", "low")
+_CAPTION_TAG = re.compile(r"<caption>(.*?)</caption>", re.DOTALL)
 
-    Each level is a list of ``{"segment_id", "caption", "frame_time": [start, end]}``;
-    a node's parent is the node one level up whose span contains its midpoint.
+
+def strip_caption_tag(text: str) -> str:
+    """The caption inside LongVideo-R1's ``<caption>...</caption>`` wrapper (the text itself without one).
+
+    Why: their captioner keeps the model's reply and wraps it when the tags are missing, so every
+    caption carries markup that would otherwise be read, embedded and shown as words.
+
+    >>> strip_caption_tag("<caption> a dog runs </caption>")
+    'a dog runs'
+    >>> strip_caption_tag("plain text ")
+    'plain text'
+    """
+    m = _CAPTION_TAG.search(text)
+    return (m.group(1) if m else text).strip()
+
+
+def wrap_caption(text: str) -> str:
+    """Their wrapper, spaced as their captioner writes it."""
+    return f"<caption> {text} </caption>"
+
+
+def tree_from_longvideor1(d: Any, source: str = "<dict>") -> CaptionTree:
+    """``{"video_name": "x.mp4", "width", "captions": [high[], medium[], low[]]}`` (their layout).
+
+    Each level is a list of ``{"segment_id": 1.., "level": "high", "caption": "<caption> ..
+    </caption>", "frame_time": [sampled frame seconds], "frame_ids": [...]}``; a segment spans its
+    first to last frame time, and its parent is the segment one level up whose span contains its
+    midpoint. The wrappers are stripped; everything else about each segment (ids, frame lists,
+    the exact caption string, empty levels, extra keys) is kept in ``tree.meta["longvideor1"]``
+    so :func:`tree_to_longvideor1` writes the file back as it was. The video id is the file's
+    ``video_name`` (``demo.mp4``), the name their tools and ``tree show`` look it up by.
     """
     if not isinstance(d, dict) or "captions" not in d or not isinstance(d["captions"], list):
         raise FormatError(f"{source}: not a LongVideo-R1 caption file (needs \"captions\": [levels])")
@@ -198,11 +228,16 @@ def tree_from_longvideor1(d: Any, source: str = "<dict>") -> CaptionTree:
         raise FormatError(f"{source}: LongVideo-R1 file has no captions")
     if any(not isinstance(lvl, list) for lvl in levels):
         raise FormatError(f"{source}: \"captions\" must be a list of levels, each a list of segments")
-    spans = [[(*_span_of(it, source), str(it.get("caption", ""))) for it in lvl] for lvl in levels]
-    duration = max(e for lvl in spans for _, e, _ in lvl)
+    spans = [[(*_span_of(it, source), str(it.get("caption", "")), it) for it in lvl] for lvl in levels]
+    duration = max(e for lvl in spans for _, e, _, _ in lvl)
     if duration <= 0:
         raise FormatError(f"{source}: every frame_time is 0; a LongVideo-R1 file needs spans in seconds")
-    tree = CaptionTree(str(d.get("video_name", Path(source).stem)), duration, {"format": "longvideor1"})
+    saved: dict[str, Any] = {"video_name": d.get("video_name"), "width": d.get("width"),
+                             "empty_levels": [i for i, lvl in enumerate(d["captions"]) if not lvl],
+                             "extra": {k: v for k, v in d.items() if k not in ("video_name", "width", "captions")},
+                             "segments": {}}
+    tree = CaptionTree(str(d.get("video_name") or Path(source).stem), duration,
+                       {"format": "longvideor1", "width": d.get("width"), "longvideor1": saved})
     prov = Provenance(backend="import", model="longvideor1")
     tree.add(Node(id=ROOT, start=0.0, end=duration, level=0, caption=None, provenance=prov))
     prev_ids = [ROOT]
@@ -210,14 +245,19 @@ def tree_from_longvideor1(d: Any, source: str = "<dict>") -> CaptionTree:
     for depth, lvl in enumerate(spans, start=1):
         counts: dict[str, int] = {}
         ids, sp = [], []
-        for s, e, cap in sorted(lvl):
+        for s, e, raw, item in sorted(lvl, key=lambda x: (x[0], x[1])):
             mid = (s + e) / 2
             pi = next((i for i, (ps, pe) in enumerate(prev_spans) if ps - 1e-6 <= mid <= pe + 1e-6), len(prev_ids) - 1)
             pid = prev_ids[pi]
             counts[pid] = counts.get(pid, 0) + 1
             nid = child_id(pid, counts[pid])
+            cap = strip_caption_tag(raw)
             lines = (TimedText(start=s, end=max(e, s + 1e-3), text=cap),) if depth == len(spans) else ()
             tree.add(Node(id=nid, start=s, end=e, level=depth, caption=cap, lines=lines, provenance=prov))
+            seg = {k: v for k, v in item.items() if k != "caption"}
+            if raw != wrap_caption(cap):
+                seg["raw_caption"] = raw  # written back verbatim while the caption is unchanged
+            saved["segments"][nid] = seg
             ids.append(nid)
             sp.append((s, e))
         prev_ids, prev_spans = ids, sp
@@ -226,10 +266,43 @@ def tree_from_longvideor1(d: Any, source: str = "<dict>") -> CaptionTree:
     return tree
 
 
+def _level_names(depth: int) -> list[str]:
+    """high / medium ... / low for a tree of ``depth`` levels below the root."""
+    if depth <= 1:
+        return ["low"] * depth
+    return ["high", *["medium"] * (depth - 2), "low"]
+
+
 def tree_to_longvideor1(tree: CaptionTree) -> dict[str, Any]:
-    levels = [[{"segment_id": n.id, "caption": n.caption or "", "frame_time": [n.start, n.end]}
-               for n in tree.level(lv)] for lv in range(1, tree.depth + 1)]
-    return {"video_name": tree.video_id, "width": tree.meta.get("width", 0), "captions": levels}
+    """Their layout (see :func:`tree_from_longvideor1`); an imported file comes back as it was.
+
+    A tree built here has no frame lists: ``frame_time`` is ``[start, end]`` (their tools read only
+    the first and last entries), ``segment_id`` counts from 1 within each level, and ``width``
+    is the tree's fan-out (their ``get_caption`` indexing assumes every node has that many).
+    """
+    saved = tree.meta.get("longvideor1") if isinstance(tree.meta.get("longvideor1"), dict) else {}
+    segs: dict[str, Any] = saved.get("segments") or {}
+    names = _level_names(tree.depth)
+    levels: list[list[dict[str, Any]]] = []
+    for lv in range(1, tree.depth + 1):
+        out = []
+        for i, n in enumerate(tree.level(lv), start=1):
+            cap = n.caption or ""
+            orig = segs.get(n.id)
+            if isinstance(orig, dict):
+                seg = {k: v for k, v in orig.items() if k != "raw_caption"}
+                raw = orig.get("raw_caption")
+                seg["caption"] = raw if isinstance(raw, str) and strip_caption_tag(raw) == cap else wrap_caption(cap)
+            else:
+                seg = {"segment_id": i, "level": names[lv - 1], "caption": wrap_caption(cap),
+                       "frame_time": [round(n.start, 1), round(n.end, 1)]}
+            out.append(seg)
+        levels.append(out)
+    for i in saved.get("empty_levels") or []:
+        levels.insert(int(i), [])
+    width = saved.get("width") or tree.meta.get("width") or (len(levels[0]) if levels else 0)
+    return {"video_name": saved.get("video_name") or tree.video_id, "width": width, "captions": levels,
+            **(saved.get("extra") or {})}
 
 
 # -- EgoSchema -----------------------------------------------------------------------
