@@ -4,7 +4,8 @@ Each writer returns text and enforces its consumer's rules instead of trusting t
 segmenter: YouTube ignores a chapter list unless the first timestamp is 0:00, there are at
 least three chapters and each lasts at least 10 s, so :func:`youtube_chapters` merges short
 chapters into a neighbour (and splits the longest chapter when fewer than three remain);
-WebVTT cue text may not contain ``-->`` or blank lines; FFMETADATA values escape ``= ; # \\``
+WebVTT cue text may not contain ``-->`` or blank lines and escapes ``& < >`` as character
+references (a raw ``<`` starts a cue tag, ``&`` an entity); FFMETADATA values escape ``= ; # \\``
 and newlines with a backslash, as ffmpeg's metadata demuxer expects.
 """
 
@@ -131,11 +132,20 @@ def vtt_time(t: float) -> str:
     return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
 
 
+def vtt_escape(text: str) -> str:
+    """Cue text with ``&``, ``<`` and ``>`` as character references (so ``-->`` cannot occur either).
+
+    >>> vtt_escape("Q&A <b>live</b> -->")
+    'Q&amp;A &lt;b&gt;live&lt;/b&gt; --&gt;'
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def to_webvtt(chapters: Sequence[Chapter]) -> str:
     """A WebVTT chapters track (``<track kind="chapters">``): one cue per chapter, its title as text."""
     out = ["WEBVTT", "Kind: chapters", ""]
     for i, c in enumerate(chapters, start=1):
-        title = one_line(c.title).replace("-->", "->") or f"Chapter {i}"
+        title = vtt_escape(one_line(c.title)) or f"Chapter {i}"
         out += [f"chapter-{i}", f"{vtt_time(c.start)} --> {vtt_time(max(c.end, c.start + 0.001))}", title, ""]
     return "\n".join(out)
 
