@@ -264,3 +264,16 @@ def test_one_very_common_word_scores_only_its_newest_rows(store, monkeypatch):
     hits = ti.lexical(s._db, "narrator")
     assert len(hits) == 1 and hits[0].field_id == max(h.field_id for h in ti._lexical(s._db, '"narrator"', None,
                                                                                           None, 50))
+
+
+def test_planner_search_uses_store_for_store_backed_sources(store):
+    from types import SimpleNamespace
+
+    from videonav.tools.search import source_search
+
+    s, keys = store
+    emb = CountingEmbedder()
+    assert source_search(SimpleNamespace(tree=None), "walrus", 3, emb) is None  # text trees: in-memory path
+    hits = source_search(SimpleNamespace(store=s, key=keys["zoo"]), "walrus keeper penguin", 3, emb)
+    assert hits and {h.tree_key for h in hits} == {keys["zoo"]} and all("." in h.node_id for h in hits)
+    assert [h.start for h in hits] == sorted(h.start for h in hits)  # time order, as the planner shows them

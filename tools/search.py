@@ -16,6 +16,7 @@ is needed to be correct or fast enough; see bench/results/retrieval_scale.txt.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -221,7 +222,8 @@ class Searcher:
         info = ti.fetch_fields(self.db, {fid for r in ranked for fid, _ in r})
         node_score, node_best = fuse([[((info[f][0], info[f][1]), f, raw) for f, raw in rows if f in info]
                                       for rows in ranked], self.rrf_k)
-        order = sorted(node_score, key=lambda k: (-node_score[k], k))[:top]
+        exact = _exact_numbers(query, info) if len(ranked) > 1 else set()
+        order = sorted(node_score, key=lambda k: (k not in exact, -node_score[k], k))[:top]
         vids = self._video_ids({k[0] for k in order})
         out = []
         for key in order:
@@ -234,6 +236,25 @@ class Searcher:
             return {}
         q = f"SELECT tree_key, video_id FROM trees WHERE tree_key IN ({','.join('?' * len(keys))})"
         return {k: v for k, v in self.db.execute(q, list(keys))}
+
+
+_NUMBER = re.compile(r"\w*\d\w*")
+
+
+def _exact_numbers(query: str, info: dict[int, tuple[str, str, int, float, float, str, str]]) -> set[tuple[str, str]]:
+    """Nodes with a field holding every number-like token of the query ('4821', 'b12'): fused first.
+
+    Sentence embedders barely tell 4821 from 4812, so rank fusion would let a dense near-miss
+    outvote the one caption that shows the number; an exact number is the strongest evidence a
+    query can name."""
+    nums = {m.lower() for m in _NUMBER.findall(query[:MAX_QUERY_CHARS])}
+    if not nums:
+        return set()
+    out = set()
+    for tk, nid, _lv, _s, _e, _f, text in info.values():
+        if nums <= {m.lower() for m in _NUMBER.findall(text)}:
+            out.add((tk, nid))
+    return out
 
 
 def fuse(ranked: list[list[tuple[tuple[str, str], int, float]]], k: int = RRF_K
