@@ -14,7 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from videonav.memory.config import StoreConfig, TreeConfig
-from videonav.tools.config import CaptionerConfig, EmbedderConfig, VideoConfig
+from videonav.tools.config import AsrConfig, CaptionerConfig, EmbedderConfig, VideoConfig
 
 
 class _Frozen(BaseModel):
@@ -100,6 +100,7 @@ class RunConfig(_Frozen):
     tree: TreeConfig = TreeConfig()
     captioner: CaptionerConfig = CaptionerConfig()
     embedder: EmbedderConfig = EmbedderConfig()
+    asr: AsrConfig = AsrConfig()
     planner: PlannerConfig = PlannerConfig()
     budget: BudgetConfig = BudgetConfig()
     chapters: ChapterConfig = ChapterConfig()

@@ -92,7 +92,8 @@ def index_and_record(video: Path | str, cfg: RunConfig, *, subtitles: Path | str
     with Store(cfg.store.path) as store:
         result = index_video(video, store=store, video=cfg.video, tree=cfg.tree, captioner=cfg.captioner,
                              embedder=cfg.embedder, lazy=cfg.tree.lazy, subtitles=subtitles,
-                             entities=list(entities), captioner_impl=captioner, progress=progress)
+                             entities=list(entities), captioner_impl=captioner, progress=progress,
+                             asr=cfg.asr)
         stats = result.stats.as_dict()
         run_id = f"index-{time.strftime('%Y%m%d-%H%M%S', time.gmtime(started))}-{result.tree_key[-8:]}-" \
                  f"{uuid.uuid4().hex[:8]}"  # unique: two runs in the same second must not share a record
@@ -116,7 +117,7 @@ def fully_indexed_tree(path: Path | str, cfg: RunConfig, store_path: Path | str 
 
     with Store(store_path) as store:
         result = index_video(path, store=store, video=cfg.video, tree=cfg.tree, captioner=cfg.captioner,
-                             embedder=cfg.embedder, lazy=False)
+                             embedder=cfg.embedder, lazy=False, asr=cfg.asr)
         scan = store.cache_get(f"scan:{result.tree_key}") or {}
     tree = result.tree
     if isinstance(scan, dict) and isinstance(scan.get("cuts"), list):

@@ -8,12 +8,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-EXTRAS=${VIDEONAV_EXTRAS:-dev,train,demo}
+EXTRAS=${VIDEONAV_EXTRAS:-dev,train,demo,speech}
 
-if ! command -v tesseract >/dev/null 2>&1 || ! command -v ffmpeg >/dev/null 2>&1; then
+if ! command -v tesseract >/dev/null 2>&1 || ! command -v ffmpeg >/dev/null 2>&1 || ! command -v espeak-ng >/dev/null 2>&1; then
   if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-    echo "== installing tesseract-ocr, ffmpeg (Debian)"
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr ffmpeg >/dev/null) \
+    echo "== installing tesseract-ocr, ffmpeg, espeak-ng (Debian)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr ffmpeg espeak-ng >/dev/null) \
       || echo "warning: apt-get failed; OCR and ffmpeg-based tests will be skipped"
   else
     echo "warning: tesseract/ffmpeg missing and not root: OCR and ffmpeg-based tests will be skipped"

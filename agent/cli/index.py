@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from videonav.agent.cli.common import add_common, load_run_config
+from videonav.agent.cli.transcribe import add_asr_options, asr_overrides
 from videonav.agent.config import RunConfig
 from videonav.agent.library import VIDEO_EXTS
 
@@ -33,6 +34,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--subtitles", type=Path, help="subtitle file (.srt/.vtt); default: a sidecar beside the "
                                                   "video, else an embedded text stream")
     p.add_argument("--entities", default="", help="comma-separated names to look for (contextual captioning)")
+    add_asr_options(p)
     add_common(p)
     lib = p.add_argument_group("many videos (a library)")
     lib.add_argument("--manifest", type=Path, metavar="FILE",
@@ -61,6 +63,7 @@ def build_config(args: argparse.Namespace) -> RunConfig:
         overrides.append(f"captioner.model={json.dumps(args.model)}")
     if args.lazy:
         overrides.append("tree.lazy=true")
+    overrides += asr_overrides(args)
     return load_run_config(args, overrides)
 
 

@@ -24,7 +24,7 @@ from videonav.memory.config import TreeConfig
 from videonav.memory.store import Store, file_hash, tree_key
 from videonav.memory.tree import CaptionTree, TimedText
 from videonav.tools.captioners.base import Captioner, make_captioner
-from videonav.tools.config import CaptionerConfig, EmbedderConfig, VideoConfig
+from videonav.tools.config import AsrConfig, CaptionerConfig, EmbedderConfig, VideoConfig
 from videonav.tools.video.locks import video_lock
 from videonav.tools.video.probe import probe
 from videonav.tools.video.readers import PyAVReader, open_reader
@@ -69,7 +69,7 @@ def open_source(path: Path | str, cfg: Any | None = None, store: Store | None = 
                 captioner: CaptionerConfig | None = None, embedder: EmbedderConfig | None = None,
                 subtitles: Path | str | None = None, entities: Sequence[str] = (),
                 captioner_impl: Captioner | None = None, summarise: Summariser | None = None,
-                progress: Progress | None = None) -> VideoTreeSource:
+                progress: Progress | None = None, asr: AsrConfig | None = None) -> VideoTreeSource:
     """The video's tree as a ``TreeSource``: probe, load the stored tree or scan and store a skeleton.
 
     ``cfg`` is a ``RunConfig`` (anything with ``video``/``tree``/``captioner``/``embedder``/``store``
@@ -82,13 +82,15 @@ def open_source(path: Path | str, cfg: Any | None = None, store: Store | None = 
     if cfg is not None:
         video, tree = video or cfg.video, tree or cfg.tree
         captioner, embedder = captioner or cfg.captioner, embedder or cfg.embedder
+        asr = asr or getattr(cfg, "asr", None)
     owned = store is None
     if store is None:
         probe(path)  # fail before creating a store file
         store = Store(cfg.store.path if cfg is not None else None)
     try:
         src = _open(path, store, video or VideoConfig(), tree or TreeConfig(), captioner,
-                    embedder or EmbedderConfig(), subtitles, entities, captioner_impl, summarise, progress)
+                    embedder or EmbedderConfig(), subtitles, entities, captioner_impl, summarise, progress,
+                    asr or AsrConfig())
     except BaseException:
         if owned:
             store.close()
@@ -102,11 +104,15 @@ def open_source(path: Path | str, cfg: Any | None = None, store: Store | None = 
 def _open(path: Path | str, store: Store, vcfg: VideoConfig, tcfg: TreeConfig,
           captioner: CaptionerConfig | None, ecfg: EmbedderConfig, subtitles: Path | str | None,
           entities: Sequence[str], captioner_impl: Captioner | None, summarise: Summariser | None,
-          progress: Progress | None) -> VideoTreeSource:
+          progress: Progress | None, asr: AsrConfig | None = None) -> VideoTreeSource:
     info = probe(path)
     cues, sub_src = load_subtitles_cached(path, info, subtitles, store.cache_get, store.cache_put)
     cap = captioner_impl or make_captioner(captioner or CaptionerConfig())
     vhash = file_hash(path)
+    if not cues and asr is not None:  # no subtitles: the audio track's speech (cached per chunk in the store)
+        from videonav.tools.speech.cues import speech_cues
+
+        cues, sub_src = speech_cues(path, info, asr, store, vhash, progress)
     key = _settings(vhash, vcfg, tcfg, cap, ecfg, cues, entities)
     reader = open_reader(info, vcfg)
     scan_key = f"scan:{key}"
@@ -166,7 +172,7 @@ def index_video(path: Path | str, *, store: Store, video: VideoConfig | None = N
                 captioner: CaptionerConfig | None = None, embedder: EmbedderConfig | None = None,
                 lazy: bool | None = None, subtitles: Path | str | None = None, entities: Sequence[str] = (),
                 captioner_impl: Captioner | None = None, summarise: Summariser | None = None,
-                progress: Progress | None = None) -> IndexResult:
+                progress: Progress | None = None, asr: AsrConfig | None = None) -> IndexResult:
     """Build (or finish) the caption tree of ``path`` in ``store``; ``lazy`` defaults to ``tree.lazy``.
 
     Holds the (store, video) lock throughout: a second run of the same video waits, then reuses.
@@ -174,18 +180,19 @@ def index_video(path: Path | str, *, store: Store, video: VideoConfig | None = N
     probe(path)  # a missing or broken file fails before a lock file is made
     with video_lock(store.path, file_hash(path), str(path)):
         return _index_locked(path, store, video, tree, captioner, embedder, lazy, subtitles, entities,
-                             captioner_impl, summarise, progress)
+                             captioner_impl, summarise, progress, asr)
 
 
 def _index_locked(path: Path | str, store: Store, video: VideoConfig | None, tree: TreeConfig | None,
                   captioner: CaptionerConfig | None, embedder: EmbedderConfig | None, lazy: bool | None,
                   subtitles: Path | str | None, entities: Sequence[str], captioner_impl: Captioner | None,
-                  summarise: Summariser | None, progress: Progress | None) -> IndexResult:
+                  summarise: Summariser | None, progress: Progress | None,
+                  asr: AsrConfig | None = None) -> IndexResult:
     t0 = time.perf_counter()
     tcfg = tree or TreeConfig()
     src = open_source(path, store=store, video=video, tree=tcfg, captioner=captioner, embedder=embedder,
                       subtitles=subtitles, entities=entities, captioner_impl=captioner_impl,
-                      summarise=summarise, progress=progress)
+                      summarise=summarise, progress=progress, asr=asr)
     try:
         ids = src.eager_ids(tcfg.lazy if lazy is None else lazy)
         before = sum(1 for i in ids if src.tree.node(i).caption is not None)

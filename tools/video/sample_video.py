@@ -237,15 +237,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fps", type=int, default=10)
     ap.add_argument("--gop-seconds", type=float, default=5.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--narrate", action="store_true", help="speak the subtitle script into an audio track "
+                                                           "(espeak-ng; silent with a warning without it)")
+    ap.add_argument("--no-srt", action="store_true", help="do not write the .srt (speech only with --narrate)")
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     stem = f"sample_{args.minutes:g}min"
     t0 = time.perf_counter()
     p = plan(args.minutes, args.seed)
     cues = subtitles(p)
-    (args.out / f"{stem}.srt").write_text(
-        "".join(f"{i}\n{srt_time(a)} --> {srt_time(b)}\n{t}\n\n" for i, (a, b, t) in enumerate(cues, 1)),
-        encoding="utf-8")
+    if not args.no_srt:
+        (args.out / f"{stem}.srt").write_text(
+            "".join(f"{i}\n{srt_time(a)} --> {srt_time(b)}\n{t}\n\n" for i, (a, b, t) in enumerate(cues, 1)),
+            encoding="utf-8")
     events = {"video": f"{stem}.mp4", "duration": p["duration"], "fps": args.fps, "chapters": p["chapters"],
               "events": [{k: v for k, v in s.items() if k != "bg"} for s in p["scenes"]]}
     (args.out / f"{stem}.events.json").write_text(json.dumps(events, indent=1), encoding="utf-8")
@@ -256,6 +260,10 @@ def main(argv: list[str] | None = None) -> int:
     free = freetext_questions(qs)
     (args.out / f"{stem}.freetext.json").write_text(json.dumps(free, indent=1), encoding="utf-8")
     n = render(p, args.out / f"{stem}.mp4", args.fps, args.gop_seconds)
+    if args.narrate:  # an AAC track beside the untouched video stream (videonav.tools.speech.narrate)
+        from videonav.tools.speech.narrate import narrate_video
+
+        narrate_video(args.out / f"{stem}.mp4", cues, p["duration"])
     print(f"wrote {args.out / stem}.mp4 ({n} frames, {p['duration']:.0f} s, {len(p['scenes'])} scenes, "
           f"{len(p['chapters'])} chapters), .srt ({len(cues)} cues), .events.json, .questions.json "
           f"({len(qs)} questions), .freetext.json ({len(free)}) in {time.perf_counter() - t0:.1f} s")
