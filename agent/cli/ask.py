@@ -1,4 +1,5 @@
-"""``videonav ask [VIDEO] QUESTION [--tree FILE] [--options ...]``: one question, with its evidence and cost."""
+"""``videonav ask [VIDEO] QUESTION [--tree FILE] [--options ...]``: one question, with its evidence and cost;
+``videonav ask [VIDEO] --questions FILE``: many (``ask_batch``), one JSON answer per line."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from videonav.memory.timefmt import clock
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("args", nargs="+", metavar="[VIDEO] QUESTION", help="a video path (unless --tree) and the question")
+    p.usage = ("videonav ask [VIDEO] QUESTION [options]\n"
+               "       videonav ask [VIDEO] --questions FILE [-o OUT.jsonl] [options]")
+    p.add_argument("args", nargs="*", metavar="[VIDEO] QUESTION",
+                   help="a video path (unless --tree) and ONE question, quoted")
+    p.add_argument("--questions", default=None, metavar="FILE",
+                   help="JSON or JSONL of questions (strings or {question, options, video, tree, qid}); "
+                        "answers as JSONL on stdout or -o")
+    p.add_argument("-o", "--output", default=None, metavar="FILE", help="--questions: write the JSONL answers here")
     p.add_argument("--tree", default=None, help="a caption file or tree JSON, or a tree key in the store")
     p.add_argument("--options", nargs="+", default=None, help="multiple-choice options")
     p.add_argument("--strategy", default="guided", choices=["guided", "navigate", "all-captions", "uniform-k",
@@ -53,14 +61,24 @@ def main(args: argparse.Namespace) -> int:
     from videonav.agent.strategies import needs_llm, run_strategy
 
     cfg = load_run_config(args)
-    if args.tree:
-        question = " ".join(args.args)
-        video = None
-    else:
-        if len(args.args) < 2:
-            print("videonav ask: give VIDEO and QUESTION, or --tree FILE and QUESTION", file=sys.stderr)
+    if args.questions:
+        if len(args.args) > (0 if args.tree else 1):
+            print("videonav ask: with --questions FILE give at most a VIDEO (or --tree), not a question",
+                  file=sys.stderr)
             return 2
-        video, question = args.args[0], " ".join(args.args[1:])
+        from videonav.agent.cli.ask_batch import run_batch
+
+        return run_batch(args, cfg, None if args.tree else (args.args[0] if args.args else None), args.tree)
+    want = 1 if args.tree else 2
+    if len(args.args) != want:
+        if len(args.args) < want:
+            print("videonav ask: give VIDEO and QUESTION, or --tree FILE and QUESTION", file=sys.stderr)
+        else:
+            print(f"videonav ask: {len(args.args) - want + 1} questions given; ask one (quote it: \"what is "
+                  "shown?\"), or many with --questions FILE", file=sys.stderr)
+        return 2
+    video = None if args.tree else args.args[0]
+    question = args.args[-1]
     from videonav.agent.inputs import check_question
 
     check_question(question, args.options)  # before any model is loaded

@@ -30,16 +30,18 @@ Progress = Callable[[int, int, str], None]
 
 def record(q: Question, res: AskResult, total_captions: int) -> dict[str, Any]:
     """The flat per-question record (``--output`` JSONL line)."""
+    correct: bool | None = None  # None: the question file gives no answer to score against
     if q.options:
-        correct = q.truth is not None and res.option_index == q.truth
-    else:  # free text: the truth string in the answer
+        correct = (res.option_index == q.truth) if q.truth is not None else None
+    elif q.truth_text:  # free text: the truth string in the answer
         correct = text_correct(res.answer, q.truth_text)
     visited = [(s.start, s.end) for s in res.visited]
     cited = [(s.start, s.end) for s in res.evidence]
     rec: dict[str, Any] = {
         "qid": q.qid, "video": q.video, "type": q.type, "strategy": res.strategy,
         "question": q.question, "prediction": res.option_index if q.options else res.answer,
-        "answer": res.answer, "truth": q.truth if q.options else q.truth_text, "correct": bool(correct),
+        "answer": res.answer, "truth": q.truth if q.options else q.truth_text,
+        "correct": None if correct is None else bool(correct),
         "format": "mc" if q.options else "free",
         "answer_span": ({"node_id": res.evidence[0].node_id, "start": res.evidence[0].start, "end": res.evidence[0].end}
                         if res.evidence and not q.options else None),
@@ -109,7 +111,8 @@ def summarise(records: list[dict[str, Any]], by: str = "strategy") -> list[dict[
         groups[str(r[by])].append(r)
     rows = []
     for name, rs in groups.items():
-        row: dict[str, Any] = {by: name, "n": len(rs), "accuracy": _mean(float(r["correct"]) for r in rs),
+        scored = [float(r["correct"]) for r in rs if r.get("correct") is not None]
+        row: dict[str, Any] = {by: name, "n": len(rs), "accuracy": _mean(scored) if scored else None,
                                "captions_read": _mean(r["captions_read"] for r in rs),
                                "read_fraction": _mean(r["read_fraction"] for r in rs),
                                "tool_calls": _mean(r["tool_calls"] for r in rs),
@@ -133,6 +136,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
         cols += [c for c in r if c not in cols]
 
     def fmt(v: Any) -> str:
+        if v is None:  # e.g. accuracy of questions that come without answers
+            return "n/a"
         if isinstance(v, float):
             return f"{v:.3f}" if abs(v) < 100 else f"{v:.0f}"
         return str(v)
