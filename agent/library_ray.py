@@ -225,11 +225,19 @@ def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | N
 
 def _actors(ray: Any, cfg: RunConfig, actors: int | None, gpus: float, factory: CaptionerFactory | None,
             max_retries: int) -> list[tuple[Any, dict[str, Any]]]:
+    cluster_gpus = float(ray.cluster_resources().get("GPU", 0))
     if actors is None:
-        cluster_gpus = int(ray.cluster_resources().get("GPU", 0))
-        actors = max(1, int(cluster_gpus / max(gpus, 1e-9))) if cfg.captioner.backend in GPU_BACKENDS else 0
+        if cfg.captioner.backend not in GPU_BACKENDS:
+            return []
+        if cluster_gpus == 0:  # no GPU: one copy of the model on a CPU beats one per task
+            actors, gpus = 1, 0.0
+        else:
+            actors = max(1, int(cluster_gpus / max(gpus, 1e-9)))
     if actors <= 0:
         return []
+    if actors * gpus > cluster_gpus:
+        raise LibraryError(f"--actors {actors} x --gpus-per-actor {gpus:g} needs {actors * gpus:g} GPUs but the Ray "
+                           f"cluster has {cluster_gpus:g}; lower them (--gpus-per-actor 0 runs the model on CPUs)")
     cls = ray.remote(CaptionerActor).options(num_gpus=gpus, num_cpus=0 if gpus else 1, max_restarts=max_retries,
                                              max_task_retries=max_retries)
     handles = [cls.remote(cfg.captioner, factory) for _ in range(actors)]

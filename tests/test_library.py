@@ -289,3 +289,27 @@ def test_ray_captioner_actors_and_a_dying_worker_is_retried(lib: Path, tmp_path:
         captioner_factory=lambda c: DiesOnce(c, str(marker2)))
     assert marker2.exists() and len(res.failed) == 1  # no retries left: reported, not raised
     assert "died" in res.failed[0].error.lower() or "crash" in res.failed[0].error.lower()
+
+
+@pytest.mark.slow
+def test_ray_actor_holds_a_tiny_random_vlm(lib: Path, tmp_path: Path) -> None:
+    """The GPU recipe's plumbing on CPU: a transformers captioner (tiny random Idefics3) loaded once in an
+    actor, clips sent to it in batches; the trees equal the plain loop's with the same model."""
+    pytest.importorskip("ray")
+    pytest.importorskip("transformers")
+    from tiny_vlms import build_idefics3
+    from videonav.agent.library_ray import ray_index
+
+    model = build_idefics3(tmp_path / "idefics3")
+    base = ["embedder.model=hashing", "captioner.backend=transformers", f"captioner.model={json.dumps(str(model))}",
+            "captioner.max_new_tokens=4", "captioner.device=cpu", "captioner.batch_size=4"]
+    jobs = resolve_jobs(sorted((lib / "good").glob("*.mp4"))[:2])
+    loop = index_library(jobs, load_config(None, [*base, f"store.path={json.dumps(str(tmp_path / 'l.sqlite'))}"]))
+    cfg = load_config(None, [*base, f"store.path={json.dumps(str(tmp_path / 'r.sqlite'))}"])
+    res = ray_index(jobs, cfg, address="local", workers=2)  # no GPU in the cluster: one CPU actor
+    assert not loop.failed and not res.failed, (loop.failed, res.failed)
+    got = trees(tmp_path / "r.sqlite")
+    assert got == trees(tmp_path / "l.sqlite") and len(got) == 2
+    assert all(c for t in got.values() for *_, c in t)
+    with pytest.raises(LibraryError, match="needs 2 GPUs"):
+        ray_index(jobs, cfg, address="local", workers=1, actors=2, actor_gpus=1)
