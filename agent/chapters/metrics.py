@@ -7,6 +7,9 @@
   (VidChapters-7M), also matched one-to-one. The video's start (t = 0) is a chapter start
   in every prediction and every reference, so it is left out by default: counting it would
   reward a single-chapter prediction with precision 1.
+- ``dvc_title_scores``: CIDEr and METEOR of chapter titles as VidChapters-7M reports them
+  (its dense-captioning evaluation, ActivityNet's ``densevid_eval``), so the numbers compare
+  with published ones; see the function for the protocol.
 - ``title_similarity``: for each reference chapter, the title of the predicted chapter that
   overlaps it most, scored by embedding cosine (any ``embed(texts) -> unit rows``) or, with
   no embedder, word-overlap F1; averaged over reference chapters.
@@ -17,7 +20,8 @@ Segments are ``(start, end)`` in seconds; chapters are segments plus a title.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -37,26 +41,22 @@ def tiou(a: Segment, b: Segment) -> float:
 
 
 def max_matching(allowed: Sequence[Sequence[bool]]) -> int:
-    """Size of a maximum one-to-one matching (rows to columns) in a boolean matrix.
+    """Size of a maximum one-to-one matching (rows to columns) in a boolean matrix (Hopcroft-Karp,
+    networkx's bipartite matching).
 
     >>> max_matching([[True, True], [True, False]])
     2
     >>> max_matching([[True, False], [True, False]])
     1
     """
-    n_cols = len(allowed[0]) if allowed else 0
-    owner = [-1] * n_cols
+    import networkx as nx
+    from networkx.algorithms.bipartite import maximum_matching
 
-    def augment(r: int, seen: list[bool]) -> bool:
-        for c in range(n_cols):
-            if allowed[r][c] and not seen[c]:
-                seen[c] = True
-                if owner[c] < 0 or augment(owner[c], seen):
-                    owner[c] = r
-                    return True
-        return False
-
-    return sum(augment(r, [False] * n_cols) for r in range(len(allowed)))
+    g = nx.Graph()
+    rows = [("r", i) for i in range(len(allowed))]
+    g.add_nodes_from(rows)
+    g.add_edges_from((("r", i), ("c", j)) for i, row in enumerate(allowed) for j, ok in enumerate(row) if ok)
+    return len(maximum_matching(g, top_nodes=rows)) // 2  # the dict holds both directions
 
 
 def _prf(matched: int, n_pred: int, n_true: int) -> tuple[float, float, float]:
@@ -157,3 +157,98 @@ def title_similarity(pred: Sequence[tuple[float, float, str]], true: Sequence[tu
     ea = embed([a for a, _ in pairs])
     eb = embed([b for _, b in pairs])
     return float(np.mean(np.sum(ea * eb, axis=1)))
+
+
+# -- titles as VidChapters-7M scores them (dense video captioning) ----------------------------
+DVC_TIOUS = (0.3, 0.5, 0.7, 0.9)
+NO_MATCH = "abc123!@#"  # densevid_eval's reference for a prediction that overlaps nothing: scores 0
+Titled = tuple[float, float, str]
+
+
+def _ascii(text: str) -> str:
+    return "".join(ch for ch in text if ord(ch) < 128)
+
+
+def dvc_pairs(pred: Sequence[Titled], true: Sequence[Titled], threshold: float) -> list[tuple[str, str]]:
+    """(predicted title, reference title) for every pair at tIoU >= ``threshold``; a prediction that
+    overlaps no reference that well is paired with a garbage reference instead.
+
+    >>> dvc_pairs([(0, 10, "a"), (50, 60, "b")], [(0, 9, "x"), (0, 11, "y")], 0.5)
+    [('a', 'x'), ('a', 'y'), ('b', 'abc123!@#')]
+    """
+    out = []
+    for ps, pe, pt in pred:
+        hits = [(pt, tt) for ts, te, tt in true if tiou((ps, pe), (ts, te)) >= threshold]
+        out += hits or [(pt, NO_MATCH)]
+    return out
+
+
+def dvc_title_scores(videos: Mapping[str, tuple[Sequence[Titled], Sequence[Titled]]], *,
+                     tious: Sequence[float] = DVC_TIOUS, meteor: bool = True,
+                     tokenizer: str = "auto") -> dict[str, Any]:
+    """CIDEr and METEOR of chapter titles, ``{video: (predicted, reference) chapters}``, the way
+    VidChapters-7M (and Vid2Seq, ActivityNet Captions) computes them.
+
+    Protocol: for each tIoU threshold in 0.3/0.5/0.7/0.9, every predicted chapter is paired
+    with every reference chapter it overlaps at that tIoU (or with a garbage reference); per
+    video, pycocoevalcap's CIDEr(-D) and METEOR score that video's pairs (so CIDEr's document
+    frequencies come from the video's own pairs, and a video with a single pair scores CIDEr 0);
+    a video without predictions scores 0; the score is the mean over videos, then over
+    thresholds. Titles lose non-ASCII characters and are PTB-tokenised when Java runs (the
+    official pipeline; else :func:`~videonav.agent.evaluation.caption_metrics.simple_tokenize`).
+    Scores are fractions; papers print them x100. METEOR needs Java: without it METEOR is
+    ``None`` and ``notes`` says so.
+    """
+    from pycocoevalcap.cider.cider import Cider
+
+    from videonav.agent.evaluation.caption_metrics import _close_meteor, java_available, simple_tokenize
+
+    if tokenizer not in ("auto", "ptb", "simple"):
+        raise ValueError(f"tokenizer must be 'auto', 'ptb' or 'simple', got {tokenizer!r}")
+    notes: list[str] = []
+    java = java_available() if (meteor or tokenizer != "simple") else False
+    ptb = tokenizer == "ptb" or (tokenizer == "auto" and java)
+    if ptb and not java:
+        raise ValueError("tokenizer='ptb' needs Java (`apt-get install default-jre-headless`); use 'simple'")
+    if meteor and not java:
+        notes.append("METEOR skipped: it needs a Java runtime (`apt-get install default-jre-headless`)")
+    meteor_scorer = None
+    if meteor and java:
+        from pycocoevalcap.meteor.meteor import Meteor
+
+        meteor_scorer = Meteor()
+    pairs = {(t, vid): dvc_pairs(p, r, t) for t in tious for vid, (p, r) in videos.items()}
+    texts = sorted({_ascii(x) for ps in pairs.values() for pair in ps for x in pair})
+    if ptb:
+        from pycocoevalcap.tokenizer.ptbtokenizer import PTBTokenizer
+
+        tok = PTBTokenizer().tokenize({str(i): [{"caption": x}] for i, x in enumerate(texts)})
+        token_of = {x: tok[str(i)][0] for i, x in enumerate(texts)}
+    else:
+        token_of = {x: simple_tokenize(x) for x in texts}
+    per_tiou: dict[str, list[float]] = {"CIDEr": [], "METEOR": []}
+    try:
+        for t in tious:
+            cider, met = [], []
+            for vid in videos:
+                ps = pairs[(t, vid)]
+                if not ps:
+                    cider.append(0.0)
+                    met.append(0.0)
+                    continue
+                # an empty hypothesis makes METEOR's Java process wait forever: one unknown word instead
+                res = {i: [token_of[_ascii(a)] or "empty"] for i, (a, _) in enumerate(ps)}
+                gts = {i: [token_of[_ascii(b)] or "empty"] for i, (_, b) in enumerate(ps)}
+                cider.append(float(Cider().compute_score(gts, res)[0]))
+                if meteor_scorer is not None:
+                    met.append(float(meteor_scorer.compute_score(gts, res)[0]))
+            per_tiou["CIDEr"].append(float(np.mean(cider)) if cider else 0.0)
+            per_tiou["METEOR"].append(float(np.mean(met)) if met else 0.0)
+    finally:
+        if meteor_scorer is not None:
+            _close_meteor(meteor_scorer)
+    return {"CIDEr": float(np.mean(per_tiou["CIDEr"])),
+            "METEOR": float(np.mean(per_tiou["METEOR"])) if meteor_scorer is not None else None,
+            "per_tiou": {str(t): {"CIDEr": c, **({"METEOR": m} if meteor_scorer is not None else {})}
+                         for t, c, m in zip(tious, per_tiou["CIDEr"], per_tiou["METEOR"], strict=True)},
+            "tokenizer": "ptb" if ptb else "simple", "n_videos": len(videos), "notes": notes}
