@@ -312,4 +312,5 @@ def test_ray_actor_holds_a_tiny_random_vlm(lib: Path, tmp_path: Path) -> None:
     assert got == trees(tmp_path / "l.sqlite") and len(got) == 2
     assert all(c for t in got.values() for *_, c in t)
     with pytest.raises(LibraryError, match="needs 2 GPUs"):
-        ray_index(jobs, cfg, address="local", workers=1, actors=2, actor_gpus=1)
+        ray_index(jobs, load_config(None, [*base, f"store.path={json.dumps(str(tmp_path / 'x.sqlite'))}"]),
+                  address="local", workers=1, actors=2, actor_gpus=1)
