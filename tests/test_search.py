@@ -277,3 +277,27 @@ def test_planner_search_uses_store_for_store_backed_sources(store):
     hits = source_search(SimpleNamespace(store=s, key=keys["zoo"]), "walrus keeper penguin", 3, emb)
     assert hits and {h.tree_key for h in hits} == {keys["zoo"]} and all("." in h.node_id for h in hits)
     assert [h.start for h in hits] == sorted(h.start for h in hits)  # time order, as the planner shows them
+
+
+class DigitBlindEmbedder(CountingEmbedder):
+    """Every number looks alike to it, as 4821 and 4812 nearly do to a sentence embedder."""
+
+    def encode(self, texts):  # type: ignore[no-untyped-def]
+        return super().encode([" ".join("#" if any(c.isdigit() for c in w) else w for w in t.split())
+                               for t in texts])
+
+
+def test_exact_number_beats_a_dense_near_miss(tmp_path):
+    search_mod._MEMORY.clear()
+    s = Store(tmp_path / "n.sqlite")
+    for key, cap in (("a-wrong", "number 4812"), ("b-right", "NUMBER 4821 with a small blue card below")):
+        tree, leaves = skeleton(key, [(0.0, 10.0), (10.0, 20.0)], 2, 20.0, {})
+        tree.replace(tree.node(leaves[0]).model_copy(update={"caption": cap}))
+        tree.replace(tree.node(leaves[1]).model_copy(update={"caption": "an empty hall"}))
+        tree.replace(tree.node("root").model_copy(update={"caption": "a talk"}))
+        s.save_tree(key, tree)
+    sr = Searcher.for_store(s, DigitBlindEmbedder())
+    assert sr.search("number 4821", mode="dense", top=1)[0].tree_key == "a-wrong"
+    assert sr.search("number 4821", mode="lexical", top=1)[0].tree_key == "b-right"
+    assert sr.search("number 4821", mode="hybrid", top=1)[0].tree_key == "b-right"
+    s.close()
