@@ -20,6 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="captions: print the scores as JSON")
     p.add_argument("--no-meteor", action="store_true", help="captions: skip METEOR (its Java start is slow)")
     p.add_argument("--per-video", action="store_true", help="captions: also print one row per clip")
+    p.add_argument("--tokenizer", choices=["auto", "ptb", "simple"], default="auto",
+                   help="captions: PTB (Java; auto = when Java runs) or simple lower-cased words")
     p.add_argument("--captions", default=None, help="caption zip or directory (nextqa/nextgqa/egoschema)")
     p.add_argument("--spans", default=None, help="nextgqa: gsub_val.json evidence spans")
     p.add_argument("--video", default=None, help="videonav format: the video the questions are about")
@@ -110,9 +112,12 @@ def _captions(args: argparse.Namespace) -> int:
         print("videonav eval --format captions needs --references REFS.json and --predictions PREDS.json[l]",
               file=sys.stderr)
         return 2
+    from videonav.tools.embed import make_embedder
+
     try:
+        embedder = make_embedder(load_run_config(args).embedder)  # --set embedder.model=... picks the STS model
         report = caption_scores(load_references(args.references), load_predictions(args.predictions),
-                                meteor=not args.no_meteor)
+                                meteor=not args.no_meteor, embedder=embedder, tokenizer=args.tokenizer)
     except ValueError as e:  # bad files: one line naming the problem and the fix
         print(f"videonav eval: error: {e}", file=sys.stderr)
         return 1
