@@ -18,7 +18,9 @@ from videonav.agent.cli.common import add_common
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("kind", choices=["sft", "grpo"], help="sft: trajectories + SFTTrainer; grpo: GRPOTrainer")
+    p.add_argument("kind", choices=["sft", "grpo", "captioner-sft", "captioner-rl"],
+                   help="sft: trajectories + SFTTrainer; grpo: GRPOTrainer; captioner-sft / captioner-rl: the "
+                        "video captioner (rl/captioner, SFT then SCST; configs rl/configs/captioner_*.yaml)")
     p.add_argument("--limit", type=int, default=None, help="train questions (seeded sample of train)")
     p.add_argument("--output", default=None, help="output dir (checkpoints, trajectories, model/)")
     p.add_argument("--model", default=None, help="start from this model dir (e.g. the SFT output's model/)")
@@ -59,6 +61,10 @@ def main(args: argparse.Namespace) -> int:
     from videonav.rl.sft_config import SFTRunConfig, load_run_config
     from videonav.tools.embed import make_embedder
 
+    if args.kind.startswith("captioner-"):
+        from videonav.rl.captioner.cli import main as captioner_main
+
+        return captioner_main(args)
     cls = SFTRunConfig if args.kind == "sft" else GRPORunConfig
     cfg = load_run_config(cls, args.config, {"data.limit": args.limit, "output": args.output,
                                              "model.path": args.model})

@@ -1,0 +1,126 @@
+"""Examples -> tensors, teacher-forced loss and generation, for both frame poolings.
+
+Why the prompt is built here exactly as ``tools/captioners/transformers.py`` builds it (the same
+``render`` + ``chat_messages`` + chat template): a captioner trained on one prompt and indexed
+with another would see text it never saw. Each example is processed once (pixels and prompt ids
+cached) because the image processor, not the model, dominates small-model steps on CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from videonav.rl.captioner.model import CaptionerModelConfig
+from videonav.tools.captioners.common import chat_messages, to_pil
+from videonav.tools.captioners.prompts import render
+
+
+@dataclass
+class Encoded:
+    """One clip: prompt ids, pixels (frames x 3 x H x W) and the target ids (caption + eos)."""
+
+    clip_id: str
+    prompt_ids: Any
+    pixel_values: Any
+    pixel_mask: Any
+    target_ids: Any
+    refs: list[str]
+
+
+def prompt_for(processor: Any, timestamps: Sequence[float], n_images: int) -> str:
+    """The chat prompt the transformers captioner sends for a leaf clip with no context."""
+    user = render("", None, timestamps)
+    return processor.apply_chat_template(chat_messages(user, n_images, False), add_generation_prompt=True,
+                                         tokenize=False)
+
+
+def encode(processor: Any, cfg: CaptionerModelConfig, clip_id: str, frames: Sequence[np.ndarray],
+           timestamps: Sequence[float], caption: str, refs: list[str] | None = None) -> Encoded:
+    import torch
+
+    n_images = 1 if cfg.frame_pooling == "mean" else len(frames)
+    text = prompt_for(processor, timestamps, n_images)
+    images = [to_pil(f) for f in frames]
+    if cfg.frame_pooling == "mean":  # the processor counts placeholders: feed one image, then the rest
+        first = processor(text=[text], images=[images[:1]], return_tensors="pt")
+        rest = processor.image_processor(images=[images], return_tensors="pt")
+        pv, pm = rest["pixel_values"][0], rest["pixel_attention_mask"][0]
+        ids = first["input_ids"][0]
+    else:
+        enc = processor(text=[text], images=[images], return_tensors="pt")
+        pv, pm, ids = enc["pixel_values"][0], enc["pixel_attention_mask"][0], enc["input_ids"][0]
+    tok = processor.tokenizer
+    target = tok(caption + tok.eos_token, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+    return Encoded(clip_id, ids, pv, pm, target if caption else torch.zeros(0, dtype=torch.long),
+                   refs or ([caption] if caption else []))
+
+
+def collate(items: Sequence[Encoded], pad_id: int, with_target: bool = True) -> dict[str, Any]:
+    """Left-padded prompts (+ right-padded targets): generation and loss share one layout."""
+    import torch
+
+    seqs = [torch.cat([e.prompt_ids, e.target_ids]) if with_target else e.prompt_ids for e in items]
+    width = max(len(s) for s in seqs)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    labels = torch.full((len(items), width), -100, dtype=torch.long)
+    for i, (e, s) in enumerate(zip(items, seqs, strict=True)):
+        # targets right-aligned too: every row's prompt ends at width - len(target)
+        ids[i, width - len(s):] = s
+        mask[i, width - len(s):] = 1
+        if with_target and len(e.target_ids):
+            labels[i, width - len(e.target_ids):] = e.target_ids
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels,
+            "pixel_values": torch.stack([e.pixel_values for e in items]),
+            "pixel_attention_mask": torch.stack([e.pixel_mask for e in items])}
+
+
+def _model_inputs(model: Any, batch: dict[str, Any], cfg: CaptionerModelConfig) -> dict[str, Any]:
+    import torch
+
+    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if cfg.frame_pooling == "concat":
+        return {**inputs, "pixel_values": batch["pixel_values"], "pixel_attention_mask": batch["pixel_attention_mask"]}
+    b, n = batch["pixel_values"].shape[:2]
+    feats = model.model.get_image_features(pixel_values=batch["pixel_values"],
+                                           pixel_attention_mask=batch["pixel_attention_mask"])
+    feats = getattr(feats, "pooler_output", feats)  # per clip: (frames * tokens) x hidden
+    feats = torch.stack(list(feats)).reshape(b, n, -1, feats[0].shape[-1]).mean(1)  # the frames' average
+    return {**inputs, "image_hidden_states": feats}
+
+
+def loss(model: Any, batch: dict[str, Any], cfg: CaptionerModelConfig) -> Any:
+    """Mean token cross-entropy of the targets given frames + prompt."""
+    out = model(**_model_inputs(model, batch, cfg), labels=batch["labels"])
+    return out.loss
+
+
+def generate(model: Any, processor: Any, items: Sequence[Encoded], cfg: CaptionerModelConfig, *,
+             sample: bool = False, max_new_tokens: int = 40, temperature: float = 1.0,
+             num_return_sequences: int = 1) -> tuple[list[str], Any, Any]:
+    """(captions, full ids, prompt width): greedy or sampled, ``num_return_sequences`` per clip."""
+    import torch
+
+    tok = processor.tokenizer
+    batch = collate(items, tok.pad_token_id, with_target=False)
+    inputs = _model_inputs(model, batch, cfg)
+    kw: dict[str, Any] = dict(max_new_tokens=max_new_tokens, do_sample=sample,
+                              num_return_sequences=num_return_sequences, pad_token_id=tok.pad_token_id,
+                              eos_token_id=tok.eos_token_id)
+    kw.update(temperature=temperature, top_k=0, top_p=1.0) if sample else kw.update(
+        temperature=None, top_k=None, top_p=None)
+    width = batch["input_ids"].shape[1]
+    with torch.no_grad():
+        if "image_hidden_states" in inputs:  # mean pooling: generate from merged embeddings (new tokens only)
+            emb = model.get_input_embeddings()(inputs["input_ids"])
+            emb = model.model.inputs_merger(inputs["input_ids"], emb, inputs["image_hidden_states"])
+            ids = model.generate(inputs_embeds=emb, attention_mask=inputs["attention_mask"], **kw)
+            ids = torch.cat([batch["input_ids"].repeat_interleave(num_return_sequences, 0), ids], 1)
+        else:
+            ids = model.generate(**inputs, **kw)
+    texts = [t.strip() for t in tok.batch_decode(ids[:, width:], skip_special_tokens=True)]
+    return texts, ids, width

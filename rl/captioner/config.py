@@ -1,0 +1,87 @@
+"""Run configs for ``videonav train captioner-sft|captioner-rl`` (YAML in rl/configs/captioner_*.yaml).
+
+Why one schema for both verbs: SCST starts from the SFT output and must see the same frames,
+prompt and data split, so the two runs share ``model`` and ``data``; only ``train``/``rl`` differ.
+A GPU run is the same file with ``train.device``/``train.dtype``/``train.batch_size`` changed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from videonav.rl.captioner.model import CaptionerModelConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    source: Literal["sample", "dataset"] = "sample"
+    train_seeds: list[int] = Field(default_factory=lambda: list(range(100, 200)))
+    eval_seeds: list[int] = Field(default_factory=lambda: list(range(200, 210)))
+    minutes: float = Field(5.0, gt=0, description="sample: length of each generated video")
+    per_video: int | None = Field(None, description="sample: first N scenes per video (None = all)")
+    annotations: str | None = Field(None, description="dataset: MSR-VTT / VATEX JSON")
+    videos: str | None = Field(None, description="dataset: folder of <id>.mp4")
+    limit: int | None = None
+
+
+class TrainConfig(_Strict):
+    steps: int = Field(300, ge=1)
+    batch_size: int = Field(8, ge=1)
+    lr: float = Field(5e-5, gt=0, description="text model")
+    vision_lr: float = Field(1e-3, gt=0, description="fresh vision encoder + connector")
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    save_steps: int = Field(100, ge=1)
+    log_steps: int = Field(10, ge=1)
+    device: str = "cpu"
+    dtype: Literal["float32", "bfloat16"] = "float32"
+    seed: int = 0
+    max_new_tokens: int = Field(40, ge=1)
+    threads: int | None = Field(None, description="torch CPU threads (None = torch's default)")
+
+
+class RLConfig(_Strict):
+    init: str | None = Field(None, description="SFT model dir to start from (default <sft output>/model)")
+    samples: int = Field(4, ge=1, description="sampled captions per clip")
+    temperature: float = Field(1.0, gt=0)
+
+
+class CaptionerRunConfig(_Strict):
+    model: CaptionerModelConfig = Field(default_factory=CaptionerModelConfig)
+    data: DataConfig = Field(default_factory=DataConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    rl: RLConfig = Field(default_factory=RLConfig)
+    output: str = "runs/captioner"
+
+
+def load_captioner_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> CaptionerRunConfig:
+    """YAML (or a packaged name like ``captioner_tiny``) + dotted overrides (None values ignored)."""
+    raw: dict[str, Any] = {}
+    if path is not None:
+        p = Path(path)
+        if not p.is_file():
+            packaged = Path(__file__).resolve().parent.parent / "configs" / f"{Path(str(path)).stem}.yaml"
+            if not packaged.is_file():
+                raise ValueError(f"captioner config {path}: no such file (packaged ones: rl/configs/captioner_*.yaml)")
+            p = packaged
+        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+    for key, value in (overrides or {}).items():
+        if value is None:
+            continue
+        node = raw
+        *parents, last = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    try:
+        return CaptionerRunConfig(**raw)
+    except ValidationError as e:
+        first = e.errors()[0]
+        raise ValueError(f"captioner config {path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None

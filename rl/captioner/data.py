@@ -1,0 +1,144 @@
+"""(clip frames, reference captions) pairs: generated sample videos, or an MSR-VTT / VATEX layout.
+
+Why frames are drawn from the generator's plan instead of decoding its mp4: the plan knows
+every scene's colour, shape, motion, number and title, and rendering a scene's frames directly
+(the generator's own card and sprite code) costs milliseconds, where encoding and decoding a
+video costs minutes. The pixels are the same ones the mp4 holds (before H.264). Splits are by
+generator seed (train 100-199, eval 200-299), so no evaluation video shares a plan with training.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from videonav.tools.video import sample_video as sv
+
+MUTED_NAMES = {(20, 30, 90): "dark blue", (20, 70, 40): "dark green", (90, 20, 30): "dark red",
+               (60, 70, 80): "grey", (90, 60, 30): "brown", (10, 80, 90): "teal", (50, 30, 100): "violet"}
+TRAIN_SEEDS = range(100, 200)
+EVAL_SEEDS = range(200, 300)
+
+
+@dataclass
+class Pair:
+    """One clip: its frames, their timestamps and several reference captions."""
+
+    clip_id: str
+    frames: list[np.ndarray]
+    timestamps: list[float]
+    refs: list[str]
+
+
+def colour_name(scene: dict) -> str:
+    """The slide's colour in words: the bright needle colour, else the muted theme's name."""
+    return scene.get("colour") or MUTED_NAMES.get(tuple(scene["bg"]), "dark")
+
+
+def scene_captions(scene: dict) -> list[str]:
+    """Three natural reference sentences from the generator's facts (what a careful viewer would say).
+
+    >>> s = {"kind": "scene", "title": "VOLCANOES 2", "text": "NUMBER 4821", "shape": "circle",
+    ...      "colour": "red", "bg": (220, 30, 30), "chapter": "Volcanoes"}
+    >>> scene_captions(s)[0]
+    'A black circle moves from left to right across a red slide titled VOLCANOES 2 that shows NUMBER 4821.'
+    """
+    colour, shape = colour_name(scene), scene["shape"]
+    ink = "black" if sum(scene["bg"]) > 400 else "white"
+    title, text = scene["title"], scene["text"]
+    if scene["kind"] == "title":
+        return [f"A {colour} title card reads {title}: {text}, while a {ink} {shape} moves to the right.",
+                f"The chapter opens with a {colour} card saying {title} {text} and a small {shape} sliding right.",
+                f"A {shape} glides left to right under the words {title} and {text} on a {colour} background."]
+    return [f"A {ink} {shape} moves from left to right across a {colour} slide titled {title} that shows {text}.",
+            f"On a {colour} background reading {title} and {text}, a small {shape} slides to the right.",
+            f"A {colour} slide with the title {title} and the line {text}; a {shape} travels across the bottom."]
+
+
+def scene_frames(scene: dict, n: int, fps: int = 10) -> tuple[list[np.ndarray], list[float]]:
+    """``n`` evenly spaced frames of one scene, exactly as the generator draws them (sprite included)."""
+    big = scene["kind"] == "scene"
+    lines = [(scene["title"], 44), (scene["text"], 44)] if big else [(scene["title"], 40), (scene["text"], 52)]
+    card = sv.render_card(tuple(scene["bg"]), lines)
+    mask = sv.sprite(scene["shape"])
+    ink = np.array([255, 255, 255] if sum(scene["bg"]) < 400 else [20, 20, 20], dtype=np.uint8)
+    total = int(round((scene["end"] - scene["start"]) * fps))
+    out, times = [], []
+    for i in np.linspace(0, max(total - 1, 0), n).round().astype(int):
+        img = card.copy()
+        x = int(20 + (sv.W - 80) * (i / max(total - 1, 1)))
+        y = sv.H - 60
+        img[y:y + mask.shape[0], x:x + mask.shape[1]][mask] = ink
+        out.append(img)
+        times.append(round(scene["start"] + i / fps, 1))
+    return out, times
+
+
+def sample_pairs(seeds: Iterable[int], minutes: float = 5.0, frames: int = 4,
+                 per_video: int | None = None) -> Iterator[Pair]:
+    """Every scene (or the first ``per_video``) of each seed's generated video, as a Pair."""
+    for seed in seeds:
+        scenes = sv.plan(minutes, seed)["scenes"]
+        for i, s in enumerate(scenes[:per_video] if per_video else scenes):
+            f, t = scene_frames(s, frames)
+            yield Pair(f"s{seed}_{i:03d}", f, t, scene_captions(s))
+
+
+def load_caption_dataset(annotations: str | Path, videos: str | Path, frames: int = 4,
+                         limit: int | None = None) -> Iterator[Pair]:
+    """MSR-VTT (``{"sentences": [{"video_id", "caption"}]}``) or VATEX (``[{"videoID", "enCap"}]``) + videos.
+
+    Videos are ``<videos>/<id>.mp4`` (or .avi/.mkv/.webm); ``frames`` are spread evenly over each.
+    """
+    try:
+        data = json.loads(Path(annotations).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"caption annotations {annotations}: cannot read JSON ({e})") from None
+    refs: dict[str, list[str]] = {}
+    if isinstance(data, dict) and "sentences" in data:
+        for s in data["sentences"]:
+            refs.setdefault(str(s["video_id"]), []).append(str(s["caption"]))
+    elif isinstance(data, list) and data and "enCap" in data[0]:
+        for v in data:
+            refs[str(v["videoID"])] = [str(c) for c in v["enCap"]]
+    else:
+        raise ValueError(f"caption annotations {annotations}: expected MSR-VTT {{'sentences': [...]}} or VATEX "
+                         "[{'videoID', 'enCap'}]")
+    folder = Path(videos)
+    done = 0
+    for vid, caps in refs.items():
+        if limit is not None and done >= limit:
+            return
+        path = next((folder / f"{vid}{ext}" for ext in (".mp4", ".avi", ".mkv", ".webm")
+                     if (folder / f"{vid}{ext}").is_file()), None)
+        if path is None:
+            continue  # annotation without its video (partial downloads are common)
+        f, t = read_frames(path, frames)
+        if f:
+            done += 1
+            yield Pair(vid, f, t, caps)
+
+
+def read_frames(path: Path, n: int) -> tuple[list[np.ndarray], list[float]]:
+    """``n`` RGB frames spread evenly over a video (decoded with PyAV, nearest frame to each time)."""
+    import av
+
+    with av.open(str(path)) as c:
+        stream = c.streams.video[0]
+        dur = float(stream.duration * stream.time_base) if stream.duration else float(c.duration or 0) / 1e6
+        want = list(np.linspace(0, max(dur - 0.05, 0), n))
+        out: list[np.ndarray] = []
+        times: list[float] = []
+        for frame in c.decode(stream):
+            t = float(frame.pts * stream.time_base) if frame.pts is not None else 0.0
+            while want and t >= want[0]:
+                out.append(frame.to_ndarray(format="rgb24"))
+                times.append(round(t, 2))
+                want.pop(0)
+            if not want:
+                break
+    return out, times

@@ -1,0 +1,238 @@
+"""SFT and SCST loops for the video captioner: plain torch, checkpoints, resume, one log line per N steps.
+
+Why a plain loop and not TRL: TRL's ``SFTTrainer`` for VLMs expects a processor-driven collator
+over chat messages and recomputes pixels every step; the "secretly video captioners" recipe also
+needs two learning rates (fresh vision tower vs pretrained LM) and, for SCST, a greedy baseline
+decoded alongside the samples, which ``GRPOTrainer`` (group-mean baseline, text prompts) does not
+do. Forty lines of loop do both with cached pixels and run the same on CPU and GPU.
+
+Checkpoints: ``<output>/<kind>/checkpoint-N/`` holds the model (``save_pretrained``), the
+optimizer and ``state.json``; ``resume=True`` continues from the newest. The final model is
+``<output>/<kind>/model`` (loadable by ``--captioner transformers --model``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from videonav.rl.captioner import batch as B
+from videonav.rl.captioner.config import CaptionerRunConfig, DataConfig
+from videonav.rl.captioner.data import Pair, load_caption_dataset, sample_pairs
+from videonav.rl.captioner.model import build_captioner, load_captioner, save_captioner
+from videonav.rl.captioner.rewards import CiderD, scst_rewards
+
+Log = Callable[[str], None]
+
+
+def pairs_for(data: DataConfig, split: str, frames: int) -> list[Pair]:
+    """Train or eval pairs: generated sample videos by seed, or the dataset layout (90/10 by order)."""
+    if data.source == "sample":
+        seeds = data.train_seeds if split == "train" else data.eval_seeds
+        out = list(sample_pairs(seeds, data.minutes, frames, data.per_video))
+    else:
+        if not data.annotations or not data.videos:
+            raise ValueError("data.source='dataset' needs data.annotations (JSON) and data.videos (folder)")
+        allp = list(load_caption_dataset(data.annotations, data.videos, frames, data.limit))
+        cut = max(1, int(len(allp) * 0.9))
+        out = allp[:cut] if split == "train" else allp[cut:]
+    return out[:data.limit] if data.limit else out
+
+
+def encode_pairs(processor: Any, cfg: CaptionerRunConfig, pairs: Sequence[Pair], targets: bool = True
+                 ) -> list[B.Encoded]:
+    """Each reference becomes one SFT target (several per clip); eval encodes one prompt per clip."""
+    out = []
+    for p in pairs:
+        for ref in (p.refs if targets else [""]):
+            out.append(B.encode(processor, cfg.model, p.clip_id, p.frames, p.timestamps, ref, p.refs))
+    return out
+
+
+def _setup(cfg: CaptionerRunConfig) -> Any:
+    import torch
+
+    torch.manual_seed(cfg.train.seed)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    return torch
+
+
+def _optimizer(model: Any, cfg: CaptionerRunConfig) -> Any:
+    import torch
+
+    vision = [p for n, p in model.named_parameters() if "vision_model" in n or "connector" in n]
+    ids = {id(p) for p in vision}
+    text = [p for p in model.parameters() if id(p) not in ids]
+    return torch.optim.AdamW([{"params": vision, "lr": cfg.train.vision_lr}, {"params": text, "lr": cfg.train.lr}],
+                             weight_decay=cfg.train.weight_decay)
+
+
+def newest_checkpoint(folder: Path) -> Path | None:
+    cks = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
+    return cks[-1] if cks else None
+
+
+def _save_checkpoint(folder: Path, model: Any, processor: Any, opt: Any, cfg: CaptionerRunConfig, step: int,
+                     history: list[dict[str, float]]) -> None:
+    import torch
+
+    ck = folder / f"checkpoint-{step}"
+    save_captioner(model, processor, cfg.model, ck)
+    torch.save(opt.state_dict(), ck / "optimizer.pt")
+    (ck / "state.json").write_text(json.dumps({"step": step, "history": history}), encoding="utf-8")
+    for old in sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[:-2]:
+        shutil.rmtree(old, ignore_errors=True)  # keep the two newest
+
+
+def _run(kind: str, cfg: CaptionerRunConfig, resume: bool, log: Log,
+         step_fn: Callable[[Any, Any, list[B.Encoded], Any], dict[str, float]],
+         start_model: Callable[[], tuple[Any, Any]], items: list[B.Encoded] | None = None) -> dict[str, Any]:
+    torch = _setup(cfg)
+    folder = Path(cfg.output) / kind
+    folder.mkdir(parents=True, exist_ok=True)
+    ck = newest_checkpoint(folder) if resume else None
+    if ck is not None:
+        model, processor, _ = load_captioner(ck)
+        state = json.loads((ck / "state.json").read_text(encoding="utf-8"))
+        step, history = int(state["step"]), list(state["history"])
+        log(f"[{kind}] resuming from {ck} (step {step})")
+    else:
+        model, processor = start_model()
+        step, history = 0, []
+    dtype = getattr(torch, cfg.train.dtype)
+    model = model.to(cfg.train.device, dtype=dtype).train()
+    opt = _optimizer(model, cfg)
+    if ck is not None and (ck / "optimizer.pt").is_file():
+        opt.load_state_dict(torch.load(ck / "optimizer.pt", weights_only=True))
+    if items is None:
+        items = encode_pairs(processor, cfg, pairs_for(cfg.data, "train", cfg.model.frames), targets=kind == "sft")
+    if not items:
+        raise ValueError(f"{kind}: no training clips (check data.*)")
+    log(f"[{kind}] {len(items)} training examples, {cfg.train.steps} steps of {cfg.train.batch_size}")
+    t0 = time.perf_counter()
+    while step < cfg.train.steps:
+        rng = random.Random(cfg.train.seed * 100003 + step)  # batch depends on the step only: resume-exact
+        chunk = rng.sample(items, min(cfg.train.batch_size, len(items)))
+        stats = step_fn(model, processor, chunk, opt)
+        step += 1
+        history.append({"step": step, **stats})
+        if step % cfg.train.log_steps == 0 or step == cfg.train.steps:
+            log(f"[{kind}] step {step}/{cfg.train.steps} " + " ".join(f"{k}={v:.4f}" for k, v in stats.items())
+                + f" ({time.perf_counter() - t0:.0f} s)")
+        if step % cfg.train.save_steps == 0 and step < cfg.train.steps:
+            _save_checkpoint(folder, model, processor, opt, cfg, step, history)
+    out = save_captioner(model.to(torch.float32), processor, cfg.model, folder / "model",
+                         {"kind": kind, "steps": step, "history": history[-50:]})
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    log(f"[{kind}] model saved to {out} ({time.perf_counter() - t0:.0f} s, peak RSS {peak_mb:.0f} MB)")
+    return {"model_dir": str(out), "history": history, "seconds": time.perf_counter() - t0, "peak_rss_mb": peak_mb}
+
+
+def train_sft(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
+              items: list[B.Encoded] | None = None) -> dict[str, Any]:
+    """Teacher-forced cross-entropy on (frames, reference) pairs."""
+    import torch
+
+    def step(model: Any, processor: Any, chunk: list[B.Encoded], opt: Any) -> dict[str, float]:
+        b = {k: v.to(cfg.train.device) for k, v in B.collate(chunk, processor.tokenizer.pad_token_id).items()}
+        b["pixel_values"] = b["pixel_values"].to(model.dtype)
+        loss = B.loss(model, b, cfg.model)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        return {"loss": float(loss.detach())}
+
+    return _run("sft", cfg, resume, log, step, lambda: build_captioner(cfg.model, cfg.train.seed), items)
+
+
+def _sequence_logprobs(model: Any, processor: Any, chunk: list[B.Encoded], ids: Any, width: int,
+                       cfg: CaptionerRunConfig) -> tuple[Any, Any]:
+    """Sum of log-probs of each sampled continuation (up to its eos) and the token counts."""
+    import torch
+
+    tok = processor.tokenizer
+    items = []
+    for i, e in enumerate(chunk):
+        new = ids[i, width:]
+        stop = (new == tok.eos_token_id).nonzero()
+        new = new[: int(stop[0]) + 1] if len(stop) else new
+        items.append(B.Encoded(e.clip_id, e.prompt_ids, e.pixel_values, e.pixel_mask, new.cpu(), e.refs))
+    b = {k: v.to(cfg.train.device) for k, v in B.collate(items, tok.pad_token_id).items()}
+    b["pixel_values"] = b["pixel_values"].to(model.dtype)
+    logits = model(**B._model_inputs(model, b, cfg.model)).logits[:, :-1].float()
+    labels = b["labels"][:, 1:]
+    mask = labels != -100
+    lp = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (lp * mask).sum(1), mask.sum(1).clamp(min=1)
+
+
+Rewards = Callable[[list[str], list[str], list[list[str]]], list[float]]
+
+
+def train_scst(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
+               items: list[B.Encoded] | None = None, rewards: Rewards | None = None) -> dict[str, Any]:
+    """Self-critical sequence training: REINFORCE with the greedy caption's CIDEr-D as baseline.
+
+    ``rewards(sampled, greedy, refs)``: the advantage per sample; default :func:`scst_rewards`
+    with CIDEr-D document frequencies from the training references.
+    """
+    import torch
+
+    train_pairs = pairs_for(cfg.data, "train", cfg.model.frames)
+    cider = CiderD({p.clip_id: p.refs for p in train_pairs})
+    init = cfg.rl.init or str(Path(cfg.output) / "sft" / "model")
+    if not Path(init).is_dir():
+        raise ValueError(f"captioner-rl starts from an SFT model: {init} does not exist; run "
+                         "`videonav train captioner-sft` first or set rl.init")
+    k = cfg.rl.samples
+
+    def step(model: Any, processor: Any, chunk: list[B.Encoded], opt: Any) -> dict[str, float]:
+        model.eval()
+        greedy, _, _ = B.generate(model, processor, chunk, cfg.model, max_new_tokens=cfg.train.max_new_tokens)
+        sampled, ids, width = B.generate(model, processor, chunk, cfg.model, sample=True,
+                                         temperature=cfg.rl.temperature, max_new_tokens=cfg.train.max_new_tokens,
+                                         num_return_sequences=k)
+        model.train()
+        rep = [e for e in chunk for _ in range(k)]
+        adv = (rewards or (lambda s, g, r: scst_rewards(s, g, r, cider)))(
+            sampled, [g for g in greedy for _ in range(k)], [e.refs for e in rep])
+        lp, n = _sequence_logprobs(model, processor, rep, ids, width, cfg)
+        a = torch.tensor(adv, dtype=lp.dtype, device=lp.device)
+        loss = -(a * lp / n).mean()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        base = sum(cider.score(g, e.refs) for g, e in zip(greedy, chunk, strict=True)) / len(chunk)
+        return {"loss": float(loss.detach()), "reward": sum(adv) / len(adv), "greedy_cider": base}
+
+    def start() -> tuple[Any, Any]:
+        model, processor, _ = load_captioner(init)
+        return model, processor
+
+    if items is None:
+        _, processor, _ = load_captioner(init)
+        items = encode_pairs(processor, cfg, train_pairs, targets=False)
+    return _run("rl", cfg, resume, log, step, start, items)
+
+
+def caption_pairs(model_dir: str | Path, cfg: CaptionerRunConfig, pairs: Sequence[Pair], batch: int = 8
+                  ) -> dict[str, str]:
+    """Greedy captions ``{clip_id: caption}`` from a saved captioner (for the metrics)."""
+    model, processor, mcfg = load_captioner(model_dir)
+    model.eval()
+    items = [B.encode(processor, mcfg, p.clip_id, p.frames, p.timestamps, "", p.refs) for p in pairs]
+    out: dict[str, str] = {}
+    for i in range(0, len(items), batch):
+        chunk = items[i:i + batch]
+        texts, _, _ = B.generate(model, processor, chunk, mcfg, max_new_tokens=cfg.train.max_new_tokens)
+        out.update({e.clip_id: t for e, t in zip(chunk, texts, strict=True)})
+    return out
