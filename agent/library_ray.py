@@ -108,12 +108,18 @@ class CaptionerActor:
 
 
 def index_into_shard(job: VideoJob, cfg: RunConfig, shard: Path, remote: RemoteCaptioner | None = None,
-                     factory: CaptionerFactory | None = None) -> dict[str, Any]:
-    """Index one video into its shard store and return what the driver merges (runs on a worker)."""
-    os.environ["OMP_THREAD_LIMIT"] = "1"  # tesseract: one thread per task, the task holds one CPU
+                     factory: CaptionerFactory | None = None, cpus: int = 1) -> dict[str, Any]:
+    """Index one video into its shard store and return what the driver merges (runs on a worker).
+
+    The task holds ``cpus`` CPUs and uses no more: tesseract single-threaded (``OMP_THREAD_LIMIT=1``)
+    and at most ``cpus`` OCR processes (``captioner.ocr_workers``: parallelism only, not in the tree key).
+    """
+    os.environ["OMP_THREAD_LIMIT"] = "1"
     from videonav.tools.video.index import index_video
 
     c = job_config(job, cfg)
+    if c.captioner.ocr_workers > cpus:
+        c = c.model_copy(update={"captioner": c.captioner.model_copy(update={"ocr_workers": max(1, cpus)})})
     impl = remote if remote is not None else (factory(c.captioner) if factory else None)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -178,7 +184,8 @@ def _init(ray: Any, address: str | None, workers: int | None) -> bool:
 def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | None = None,
               address: str | None = None, workers: int | None = None, shard_dir: Path | str | None = None,
               max_retries: int = 3, actors: int | None = None, actor_gpus: float = 1.0,
-              captioner_factory: CaptionerFactory | None = None, keep_shards: bool = False) -> LibraryResult:
+              captioner_factory: CaptionerFactory | None = None, keep_shards: bool = False,
+              cpus_per_task: int = 1) -> LibraryResult:
     """Index ``jobs`` into ``cfg.store.path`` on Ray; the driver is the store's one writer.
 
     ``address``: ``None`` = ``RAY_ADDRESS`` or else a local cluster of ``workers`` CPUs; ``"auto"`` or
@@ -186,12 +193,13 @@ def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | N
     (default ``<store dir>/.videonav-shards``) must be reachable by the workers at the same path.
     ``actors``: captioner actors (default: one per cluster GPU for GPU backends, else none), each
     holding ``actor_gpus`` GPUs. ``captioner_factory`` builds the captioner instead of the registry.
+    ``cpus_per_task``: CPUs each video task holds (and its OCR processes).
     """
     ray = _import_ray()
     t0 = time.perf_counter()
     shards = Path(shard_dir) if shard_dir else Path(cfg.store.path).expanduser().resolve().parent / ".videonav-shards"
     outcomes: dict[int, VideoOutcome] = {}
-    started = _init(ray, address, workers)
+    started = _init(ray, address, workers * cpus_per_task if workers else None)
     try:
         with Store(cfg.store.path) as store:
             todo: list[tuple[int, VideoJob, str]] = []
@@ -209,6 +217,8 @@ def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | N
                     continue
                 if tk is not None:
                     outcomes[i] = VideoOutcome(job, "skipped", tk)
+                    if not keep_shards:  # a driver killed after the done record, before removing the shard
+                        _remove_shard(shard_path(shards, job))
                 else:
                     todo.append((i, job, dk))
             for i in sorted(outcomes):
@@ -216,7 +226,7 @@ def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | N
                     on_video(outcomes[i], len(outcomes), len(jobs))
             if todo:
                 _run_tasks(ray, store, cfg, todo, outcomes, len(jobs), shards, on_video, workers, max_retries,
-                           actors, actor_gpus, captioner_factory, keep_shards)
+                           actors, actor_gpus, captioner_factory, keep_shards, cpus_per_task)
     finally:
         if started:
             ray.shutdown()
@@ -247,9 +257,9 @@ def _actors(ray: Any, cfg: RunConfig, actors: int | None, gpus: float, factory: 
 def _run_tasks(ray: Any, store: Store, cfg: RunConfig, todo: list[tuple[int, VideoJob, str]],
                outcomes: dict[int, VideoOutcome], total: int, shards: Path, on_video: OnVideo | None,
                workers: int | None, max_retries: int, actors: int | None, actor_gpus: float,
-               factory: CaptionerFactory | None, keep_shards: bool) -> None:
+               factory: CaptionerFactory | None, keep_shards: bool, cpus: int) -> None:
     pool = _actors(ray, cfg, actors, actor_gpus, factory, max_retries)
-    task = ray.remote(index_into_shard).options(num_cpus=1, max_retries=max_retries, retry_exceptions=False)
+    task = ray.remote(index_into_shard).options(num_cpus=cpus, max_retries=max_retries, retry_exceptions=False)
     window = max(1, workers or len(todo))
     queue = list(todo)
     pending: dict[Any, tuple[int, VideoJob, str, float]] = {}
@@ -258,7 +268,7 @@ def _run_tasks(ray: Any, store: Store, cfg: RunConfig, todo: list[tuple[int, Vid
         while queue and len(pending) < window:
             i, job, dk = queue.pop(0)
             remote = RemoteCaptioner(*pool[i % len(pool)]) if pool else None
-            ref = task.remote(job, cfg, shard_path(shards, job), remote, None if pool else factory)
+            ref = task.remote(job, cfg, shard_path(shards, job), remote, None if pool else factory, cpus)
             pending[ref] = (i, job, dk, time.perf_counter())
 
     submit()

@@ -108,6 +108,17 @@ def test_empty_folder_and_one_subtitle_file_for_many(lib: Path, tmp_path: Path) 
         resolve_jobs([])
 
 
+def test_cli_one_line_errors_for_library_flags(lib: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store = tmp_path / "s.sqlite"
+    assert cli(["index", str(lib / "good"), "--workers", "2", "--store", str(store), *FAST]) == 1
+    assert "--workers only apply to a Ray run; add --ray" in capsys.readouterr().err
+    assert cli(["index", "--store", str(store), *FAST]) == 1
+    assert "no video given" in capsys.readouterr().err
+    assert cli(["index", str(lib / "good"), "--subtitles", str(tmp_path / "a.srt"), "--store", str(store), *FAST]) == 1
+    err = capsys.readouterr().err
+    assert "--subtitles names one file" in err and "Traceback" not in err and not store.exists()
+
+
 # -- the plain loop ---------------------------------------------------------------------------------
 def test_loop_reports_a_bad_file_at_the_end_and_indexes_the_others(lib: Path, tmp_path: Path,
                                                                    capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,6 +47,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     lib.add_argument("--workers", type=int, help="videos in parallel (Ray; default: every CPU)")
     lib.add_argument("--shard-dir", type=Path, help="where Ray workers keep per-video shard stores "
                                                     "(default: .videonav-shards beside the store)")
+    lib.add_argument("--cpus-per-task", type=int, default=1, help="CPUs each video task holds (Ray)")
     lib.add_argument("--max-retries", type=int, default=3, help="Ray retries of a video whose worker died")
     lib.add_argument("--actors", type=int, help="captioner actors holding the model (default: one per GPU "
                                                 "for transformers/vllm, none otherwise)")
@@ -117,12 +118,18 @@ def main(args: argparse.Namespace) -> int:
 
 def main_many(args: argparse.Namespace, cfg: RunConfig, entities: list[str]) -> int:
     """Many videos: one progress bar over videos, one line per video, failures summed up at the end."""
-    from videonav.agent.library import index_library, resolve_jobs
+    from videonav.agent.library import LibraryError, index_library, resolve_jobs
 
+    if not args.ray:
+        given = [f for f, v in (("--address", args.address), ("--workers", args.workers),
+                                ("--shard-dir", args.shard_dir), ("--actors", args.actors)) if v is not None]
+        if given:
+            raise LibraryError(f"{', '.join(given)} only apply to a Ray run; add --ray or drop them")
     jobs = resolve_jobs(args.video, args.manifest, [e.strip() for e in args.ext.split(",") if e.strip()],
                         subtitles=args.subtitles, entities=entities)
     ray_opts = {"address": args.address, "workers": args.workers, "shard_dir": args.shard_dir,
-                "max_retries": args.max_retries, "actors": args.actors, "actor_gpus": args.gpus_per_actor}
+                "max_retries": args.max_retries, "actors": args.actors, "actor_gpus": args.gpus_per_actor,
+                "cpus_per_task": args.cpus_per_task}
     with progress_bar(not (args.no_progress or args.json)) as cb:
         def on_video(out: Any, done: int, total: int) -> None:
             if cb:
