@@ -26,7 +26,9 @@ from videonav.agent.result import Span
 
 gr = pytest.importorskip("gradio")
 
+from videonav.agent.demo import player as demo_player  # noqa: E402
 from videonav.agent.demo import ui as demo_ui  # noqa: E402
+from videonav.agent.demo.player import evidence_rows  # noqa: E402
 
 QUESTION = "What is the password Charlie says?"
 OPTIONS = ["apple", "pineapple", "banana", "cherry"]
@@ -122,10 +124,14 @@ def test_ask_fills_answer_trace_cost_and_highlights(svc: DemoService, indexed: I
     assert res.answer in OPTIONS and res.option_index is not None
     assert res.trace and res.cost.rounds >= 1 and res.cost.captions_read >= 1
     assert res.evidence and res.visited
-    out = demo_ui.on_ask(svc, indexed, QUESTION, "\n".join(OPTIONS), "guided")
-    status, answer, conf, path, timeline, trace, cost = out
-    assert res.answer in answer and "Confidence" in answer
-    assert 0.0 <= conf <= 1.0
+    seen: list[str] = []
+    out = demo_ui.on_ask(svc, indexed, QUESTION, "\n".join(OPTIONS), "guided",
+                         lambda frac, desc: seen.append(desc))
+    status, answer, path, timeline, trace, cost, ev_rows, ev_spans = out
+    assert res.answer in answer and answer.count("Confidence") == 1  # shown once, no second widget
+    assert seen and any("answering" in d for d in seen)  # progress while it works
+    assert ev_rows and len(ev_rows) == len(ev_spans) and all(len(r) == 4 for r in ev_rows)
+    assert len(set(ev_spans)) == len(ev_spans)
     assert path.startswith("**Path:**") and "→" in path or len(res.trace) == 1
     assert trace and len(trace[0]) == len(demo_ui.TRACE_HEADERS)
     assert "rounds" in cost and "captions read" in cost
@@ -159,7 +165,8 @@ def test_chapters_and_exports(svc: DemoService, indexed: Indexed) -> None:
         assert path.is_file() and path.resolve().is_relative_to((svc.root / "exports").resolve())
     assert files["webvtt"].read_text().startswith("WEBVTT")
     out = demo_ui.on_chapters(svc, indexed)
-    assert "chapters" in out[0] and out[1] and len(out) == 2 + 5
+    assert "chapters" in out[0] and out[1] and len(out) == 3 + 5
+    assert [s[1] for s in out[2]] == [c.start for c in chapters]  # what a click on a chapter row plays
 
 
 def test_parse_options() -> None:
@@ -192,5 +199,59 @@ def test_answer_markdown_one_heading_and_no_duplicate_evidence() -> None:
 
     ev = [Span(node_id="1.2", start=12, end=40, kind="clip", text="tulip"),
           Span(node_id="1.2", start=12, end=40, kind="line", text="tulip")]
-    md = demo_ui.answer_markdown(AskResult(question="q", answer="the word\n\nwas tulip", evidence=ev))
-    assert md.startswith("### the word was tulip\n") and md.count("`1.2`") == 1
+    res = AskResult(question="q", answer="the word\n\nwas tulip", evidence=ev)
+    md = demo_ui.answer_markdown(res)
+    assert md.startswith("### the word was tulip\n") and md.count("Confidence") == 1 and "1 span" in md
+    rows, spans = evidence_rows(res)
+    assert rows == [["1.2", "00:12", "00:40", "tulip"]] and spans == [("1.2", 12.0, 40.0)]
+
+
+def test_play_cuts_the_span_and_seeks_to_it(svc: DemoService, indexed: Indexed) -> None:
+    import av
+
+    clip = svc.play(indexed, 5.5, 9.0)
+    assert clip.path.resolve().is_relative_to((svc.root / "clips").resolve())
+    assert 0.0 <= clip.offset < 2.0 and (clip.start, clip.end) == (5.5, 9.0)
+    with av.open(str(clip.path)) as c:  # a playable file holding the span from the offset on
+        times = [f.time for f in c.decode(video=0)]
+    assert times[0] == pytest.approx(0.0, abs=0.05) and times[-1] >= clip.offset + 3.4
+    assert svc.play(indexed, 5.5, 9.0).path == clip.path  # cached: a second click is free
+    update, caption = demo_player.on_play(svc, indexed, 5.5, 9.0, "1.2")
+    assert update["value"] == str(clip.path) and update["playback_position"] == pytest.approx(clip.offset)
+    assert "`[1.2]`" in caption and "00:05" in caption
+    _, err = demo_player.on_play(svc, indexed, 500.0, 510.0)
+    assert "nothing to play" in err and "Traceback" not in err
+    assert "index a video first" in demo_player.on_play(svc, None, 0.0, 1.0)[1]
+
+
+def test_clicks_on_rows_and_timeline_bars_play(svc: DemoService, indexed: Indexed) -> None:
+    spans = [("1.1", 0.0, 4.0), ("1.2", 4.0, 8.0)]
+    update, caption = demo_player.on_pick_evidence(svc, indexed, spans, 1)
+    assert update["value"] == str(svc.play(indexed, 4.0, 8.0).path) and "`[1.2]`" in caption
+    update, caption = demo_player.on_pick_chapter(svc, indexed, [("chapter 1", 0.0, 6.0)], 0)
+    assert update["value"] == str(svc.play(indexed, 0.0, 6.0).path) and "chapter 1" in caption
+    update, caption = demo_player.on_seek(svc, indexed, "4.000,8.000,1.2,1733000000000")
+    assert update["value"] == str(svc.play(indexed, 4.0, 8.0).path)
+    assert demo_player.on_seek(svc, indexed, "junk")[1] == ""  # a stray value plays nothing
+    assert demo_player.on_pick_evidence(svc, indexed, spans, 7)[1] == ""
+    tree = svc.tree(indexed)  # every bar says what it plays
+    html = timeline_html(tree)
+    for n in tree.nodes():
+        assert f'data-node="{n.id}" data-start="{n.start:.3f}" data-end="{n.end:.3f}"' in html
+    assert "#vn-timeline [data-start]" in demo_player.PLAYER_JS and "#vn-seek" in demo_player.PLAYER_JS
+
+
+def test_upload_box_only_in_upload_mode() -> None:
+    assert demo_ui.on_source("upload")["visible"] is True
+    assert demo_ui.on_source("sample video")["visible"] is False
+
+
+def test_chapters_report_progress_and_llm_titles_need_an_llm(svc: DemoService, indexed: Indexed) -> None:
+    seen: list[tuple[float, str]] = []
+    chapters, _, _ = svc.chapters(indexed, progress=lambda f, d: seen.append((f, d)))
+    assert f"writing {len(chapters)} chapter titles (extractive)" in [d for _, d in seen]
+    steps = [d for _, d in seen if d.startswith("chapter titles (extractive): ")]
+    assert len(steps) >= len(chapters)  # one report per chapter (and per section) written
+    assert seen[-1][0] == pytest.approx(1.0)
+    status = demo_ui.on_chapters(svc, indexed, True)[0]  # planner.backend=none here
+    assert "LLM titles need a planner LLM" in status and "Traceback" not in status

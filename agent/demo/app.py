@@ -118,7 +118,7 @@ class DemoService:
         self.settings = settings or DemoSettings()
         self.store_path = Path(cfg.store.path) if cfg.store.path else default_store_path()
         self.root = self.store_path.parent / "demo"
-        for sub in ("uploads", "samples", "exports"):
+        for sub in ("uploads", "samples", "exports", "clips"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.store = Store(self.store_path)
         self._lock = threading.Lock()
@@ -231,8 +231,17 @@ class DemoService:
             raise DemoError("index a video first (pick the sample or upload one, then press Index)")
         return self.store.load_tree(state.tree_key)
 
+    def play(self, state: Indexed | None, start: float, end: float) -> Any:
+        """A :class:`~videonav.agent.demo.clips.Clip` of the current video's ``[start, end]`` for the
+        player, cut under ``<store dir>/demo/clips/`` (the only video files the page may read)."""
+        from videonav.agent.demo.clips import cut_clip
+
+        if state is None:
+            raise DemoError("index a video first (pick the sample or upload one, then press Index)")
+        return cut_clip(state.video, float(start), float(end), self.root / "clips" / state.tree_key)
+
     def ask(self, state: Indexed | None, question: str, options: list[str],
-            strategy: str = "guided") -> AskResult:
+            strategy: str = "guided", progress: Progress | None = None) -> AskResult:
         """One question through the chosen strategy; the run is saved like ``videonav ask`` saves it."""
         from videonav.agent.actions import LETTERS
         from videonav.agent.runlog import save_run
@@ -252,7 +261,13 @@ class DemoService:
             raise DemoError(f"unknown strategy {strategy!r}")
         need_llm = needs_llm(strategy, self.cfg, options)  # as `videonav ask` decides (guided: the LLM gate)
         with self._lock:
+            if progress:
+                progress(0.05, "loading the planner LLM (first question only)" if need_llm and self._llm is None
+                         and self.cfg.planner.backend != "none" else "loading the models")
             emb, scorer, llm = self.runtime(need_llm)
+            if progress:
+                progress(0.3, f"answering with {strategy}: reading the caption tree (missing captions are "
+                              "built from frames)")
             source = open_source(state.video, self.cfg, self.store, lazy=True)
             try:
                 res = run_strategy(strategy, source, question, options, self.cfg, llm, emb, scorer,
@@ -271,10 +286,13 @@ class DemoService:
             emb, _, _ = self.runtime(False)
             return Searcher.for_store(self.store, emb).search(query or "", top=top)
 
-    def chapters(self, state: Indexed | None) -> tuple[list[Any], dict[str, Path], list[str]]:
-        """Chapters of the current tree (extractive titles: instant and never hallucinated) and one
-        export file per format under ``<store dir>/demo/exports/<tree key>/``; formats whose rules the
-        chapters cannot meet (YouTube wants 3+ chapters of 10+ s) are listed as skipped."""
+    def chapters(self, state: Indexed | None, llm_titles: bool = False,
+                 progress: Progress | None = None) -> tuple[list[Any], dict[str, Path], list[str]]:
+        """Chapters of the current tree and one export file per format under
+        ``<store dir>/demo/exports/<tree key>/``; formats whose rules the chapters cannot meet
+        (YouTube wants 3+ chapters of 10+ s) are listed as skipped. Titles are extractive (instant,
+        never hallucinated) unless ``llm_titles``: then the planner LLM writes them, one call per
+        chapter (minutes on a CPU), and ``progress`` reports each chapter."""
         from videonav.agent.chapters.build import ChapterError, make_chapters
         from videonav.agent.chapters.formats import FORMATS, render
         from videonav.agent.chapters.titles import ChapterWriter
@@ -286,9 +304,16 @@ class DemoService:
             tree.meta["shot_cuts"] = [float(c) for c in scan["cuts"]]
         ccfg = self.cfg.chapters  # `videonav demo --set chapters.x=...` reaches it
         with self._lock:
-            emb, _, _ = self.runtime(False)
-            writer = ChapterWriter(emb, None, max_words=ccfg.title_words,
+            if progress:
+                progress(0.0, "loading the planner LLM for titles" if llm_titles else "loading the embedder")
+            emb, _, llm = self.runtime(llm_titles)
+            if llm_titles and llm is None:
+                raise DemoError("LLM titles need a planner LLM (start the demo without "
+                                "--set planner.backend=none); untick LLM titles for extractive ones")
+            writer = ChapterWriter(emb, llm, max_words=ccfg.title_words,
                                    summary_sentences=ccfg.summary_sentences)
+            if progress:
+                _report_writes(writer, progress, "LLM" if llm else "extractive")
             chapters = make_chapters(tree, emb, writer, ccfg)
         folder = self.root / "exports" / state.tree_key
         folder.mkdir(parents=True, exist_ok=True)
@@ -296,8 +321,8 @@ class DemoService:
         skipped: list[str] = []
         for fmt in FORMATS:
             try:
-                text = render(fmt, chapters, tree.video_id, tree.duration, titles="extractive",
-                              **writer.stats)
+                text = render(fmt, chapters, tree.video_id, tree.duration,
+                              titles="llm" if llm else "extractive", **writer.stats)
             except ChapterError as e:
                 skipped.append(f"{fmt}: {e}")
                 continue
@@ -308,3 +333,24 @@ class DemoService:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _report_writes(writer: Any, progress: Progress, kind: str) -> None:
+    """Make ``writer`` call ``progress`` once per chapter written (its ``set_chapters`` gives the count)."""
+    total = [0]
+    done = [0]
+    set_chapters, write = writer.set_chapters, writer.write
+
+    def counted_set(chapters: Any) -> None:
+        total[0] = len(chapters)
+        progress(0.02, f"writing {total[0]} chapter titles ({kind})")
+        set_chapters(chapters)
+
+    def counted_write(*args: Any, **kwargs: Any) -> Any:
+        out = write(*args, **kwargs)
+        done[0] += 1
+        n = max(total[0], done[0])
+        progress(min(1.0, done[0] / n), f"chapter titles ({kind}): {done[0]}/{n}")
+        return out
+
+    writer.set_chapters, writer.write = counted_set, counted_write

@@ -8,7 +8,8 @@ on (``vn-bar``, ``vn-level-<n>``, ``vn-visited``, ``vn-evidence``). Everything u
 
 After a question, the planner's path lights up: bars it read are outlined and numbered in visit
 order, the spans its answer cites are filled orange, and a separate "evidence" row shows cited
-spans that are not whole nodes (verbatim subtitle lines).
+spans that are not whole nodes (verbatim subtitle lines). Every bar and cited span carries
+``data-start``/``data-end``: the page's script turns a click on one into playing that span.
 """
 
 from __future__ import annotations
@@ -95,7 +96,8 @@ def timeline_html(tree: CaptionTree, *, visited: Sequence[Span] = (), evidence: 
                 stroke, sw = VISITED_STROKE, "3"
             tip = f"[{n.id}] {clock(n.start)}-{clock(n.end)}: {_short(n.caption) or '(not captioned yet)'}"
             parts.append(
-                f'<g class="{" ".join(classes)}" data-node="{html.escape(n.id)}">'
+                f'<g class="{" ".join(classes)}" data-node="{html.escape(n.id)}" '
+                f'data-start="{n.start:.3f}" data-end="{n.end:.3f}">'
                 f'<rect x="{x0:.1f}" y="{y}" width="{max(x1 - x0 - 1, 1):.1f}" height="{ROW_H}" rx="3" '
                 f'fill="{fill}" fill-opacity="{opacity}" stroke="{stroke}" stroke-width="{sw}">'
                 f'<title>{html.escape(tip)}</title></rect>')
@@ -114,7 +116,9 @@ def timeline_html(tree: CaptionTree, *, visited: Sequence[Span] = (), evidence: 
             x0, x1 = x(s.start), x(s.end)
             cls = "vn-cite" + (" vn-cite-line" if s in loose else "")
             tip = f"{clock(s.start)}-{clock(s.end)}: {_short(s.text)}"
-            parts.append(f'<rect class="{cls}" x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 3):.1f}" '
+            parts.append(f'<rect class="{cls}" data-start="{s.start:.3f}" data-end="{s.end:.3f}" '
+                         f'data-node="{html.escape(s.node_id or "")}" '
+                         f'x="{x0:.1f}" y="{y}" width="{max(x1 - x0, 3):.1f}" '
                          f'height="{ROW_H}" rx="3" fill="{EVIDENCE_FILL}">'
                          f'<title>{html.escape(tip)}</title></rect>')
     y_axis = rows * (ROW_H + ROW_GAP)
@@ -129,7 +133,8 @@ def timeline_html(tree: CaptionTree, *, visited: Sequence[Span] = (), evidence: 
     legend = ('<div class="vn-legend" style="font-size:12px;color:#444;margin-top:2px">'
               f'<span style="color:{VISITED_STROKE}">&#9633; read by the planner (numbered in order)</span> '
               f'&nbsp; <span style="color:{EVIDENCE_FILL}">&#9632; cited as evidence</span> '
-              '&nbsp; faded = not captioned yet (lazy)</div>') if (visited or evidence) else ""
+              '&nbsp; faded = not captioned yet (lazy) &nbsp; click a bar to play it</div>'
+              ) if (visited or evidence) else ""
     return f'<div class="vn-timeline-wrap">{head}{"".join(parts)}{legend}</div>'
 
 

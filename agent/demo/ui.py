@@ -18,6 +18,14 @@ from typing import Any
 
 from videonav.agent.chapters.build import Chapter
 from videonav.agent.demo.app import EXPORT_EXT, STRATEGY_CHOICES, DemoService, Indexed, parse_options
+from videonav.agent.demo.player import (
+    EVIDENCE_HEADERS,
+    PLAYER_JS,
+    evidence_rows,
+    on_pick_chapter,
+    on_pick_evidence,
+    on_seek,
+)
 from videonav.agent.demo.timeline import empty_timeline, timeline_html
 from videonav.agent.errors import is_user_error
 from videonav.agent.result import AskResult
@@ -44,19 +52,14 @@ def answer_markdown(res: AskResult) -> str:
         letter = f" (option {'ABCDEFGH'[res.option_index]})"
     head = " ".join((res.answer or "(no answer)").split())  # a free-text answer may span lines
     head = head if len(head) <= 300 else head[:299] + "…"
+    # the one place confidence is shown; the evidence is the clickable table under it
     lines = [f"### {html.escape(head, quote=False)}{letter}",
              f"**Confidence:** {res.confidence:.2f} · halted by `{res.halted_by or 'n/a'}` · "
              f"strategy `{res.strategy}`"]
     if res.evidence:
-        lines.append("**Evidence:**")
-        seen: set[tuple[str | None, float, float]] = set()
-        for e in res.evidence:
-            if (e.node_id, e.start, e.end) in seen:  # the same span cited as a clip and as a line
-                continue
-            seen.add((e.node_id, e.start, e.end))
-            lines.append(f"- `{e.node_id or 'line'}` {clock(e.start)}–{clock(e.end)}: "
-                         f"{html.escape((e.text or '')[:160], quote=False)}")
-    return "\n\n".join(lines[:2]) + ("\n\n" + "\n".join(lines[2:]) if len(lines) > 2 else "")
+        n = len(evidence_rows(res)[1])
+        lines.append(f"**Evidence:** {n} span{'s' if n != 1 else ''} below; click one to play it.")
+    return "\n\n".join(lines)
 
 
 def path_markdown(res: AskResult) -> str:
@@ -88,6 +91,13 @@ def trace_rows(res: AskResult) -> list[list[Any]]:
 
 def chapter_rows(chapters: list[Chapter]) -> list[list[Any]]:
     return [[i, clock(c.start), clock(c.end), c.title, c.summary[:300]] for i, c in enumerate(chapters, 1)]
+
+
+def on_source(source: str) -> Any:
+    """The upload box only in upload mode (in sample mode it is a control that does nothing)."""
+    import gradio as gr
+
+    return gr.update(visible=source == "upload")
 
 
 def _question_label(q: dict[str, Any]) -> str:
@@ -132,35 +142,45 @@ def on_pick_question(state: Indexed | None, label: str | None) -> tuple[str, str
     return gr.skip(), gr.skip()
 
 
-def on_ask(svc: DemoService, state: Indexed | None, question: str, options: str, strategy: str
-           ) -> tuple[Any, ...]:
-    """-> (status, answer, confidence, path, timeline, trace table, cost)."""
+def _reporter(progress: Any) -> Any:
+    if progress is None:
+        return None
+    return lambda frac, desc: progress(frac, desc=desc)
+
+
+def on_ask(svc: DemoService, state: Indexed | None, question: str, options: str, strategy: str,
+           progress: Any = None) -> tuple[Any, ...]:
+    """-> (status, answer, path, timeline, trace table, cost, evidence table, evidence spans)."""
     import gradio as gr
 
     try:
-        res = svc.ask(state, question, parse_options(options), strategy)
+        res = svc.ask(state, question, parse_options(options), strategy, _reporter(progress))
         tree = svc.tree(state)
     except Exception as e:  # noqa: BLE001
-        return (error_text(e),) + (gr.skip(),) * 6
+        return (error_text(e),) + (gr.skip(),) * 7
     status = f"Answered in {res.cost.seconds:.1f} s after reading {res.cost.captions_read} captions."
     title = state.name if state else ""
-    return (status, answer_markdown(res), round(res.confidence, 3), path_markdown(res),
+    rows, spans = evidence_rows(res)
+    return (status, answer_markdown(res), path_markdown(res),
             timeline_html(tree, visited=res.visited, evidence=res.evidence, title=title),
-            trace_rows(res), cost_markdown(res))
+            trace_rows(res), cost_markdown(res), rows, spans)
 
 
-def on_chapters(svc: DemoService, state: Indexed | None) -> tuple[Any, ...]:
-    """-> (status, chapter table, one download-button update per format)."""
+def on_chapters(svc: DemoService, state: Indexed | None, llm_titles: bool = False,
+                progress: Any = None) -> tuple[Any, ...]:
+    """-> (status, chapter table, chapter spans, one download-button update per format)."""
     import gradio as gr
 
     try:
-        chapters, files, skipped = svc.chapters(state)
+        chapters, files, skipped = svc.chapters(state, bool(llm_titles), _reporter(progress))
     except Exception as e:  # noqa: BLE001
-        return (error_text(e), gr.skip()) + (gr.skip(),) * len(EXPORT_EXT)
-    status = f"{len(chapters)} chapters." + (" Not exported: " + "; ".join(skipped) if skipped else "")
+        return (error_text(e), gr.skip(), gr.skip()) + (gr.skip(),) * len(EXPORT_EXT)
+    status = (f"{len(chapters)} chapters; click one to play it from its start."
+              + (" Not exported: " + "; ".join(skipped) if skipped else ""))
     buttons = [gr.update(value=str(files[f]), interactive=True) if f in files
                else gr.update(interactive=False) for f in EXPORT_EXT]
-    return (html.escape(status), chapter_rows(chapters), *buttons)
+    spans = [(f"chapter {i}", float(c.start), float(c.end)) for i, c in enumerate(chapters, 1)]
+    return (html.escape(status), chapter_rows(chapters), spans, *buttons)
 
 
 SEARCH_HEADERS = ["video", "start", "end", "node", "text", "score"]
@@ -202,6 +222,8 @@ def on_pick_hit(svc: DemoService, hits: list[Any], row: int | None) -> tuple[str
 CSS = """
 #vn-answer h3 { margin-top: 0; }
 .vn-timeline-wrap svg { border: 1px solid #e5e7eb; border-radius: 6px; }
+.vn-timeline-wrap [data-start] { cursor: pointer; }
+.vn-hidden { display: none !important; }
 """
 
 
@@ -213,6 +235,17 @@ def build_app(svc: DemoService) -> Any:
         out = on_index(svc, source, upload, progress)
         return out + (cleared() if isinstance(out[0], Indexed) else (gr.skip(),) * len(cleared()))
 
+    def ask_cb(state: Indexed | None, question: str, options: str, strategy: str,
+               progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        return on_ask(svc, state, question, options, strategy, progress)
+
+    def chapters_cb(state: Indexed | None, llm: bool, progress: gr.Progress = gr.Progress()  # noqa: B008
+                    ) -> tuple[Any, ...]:
+        return on_chapters(svc, state, llm, progress)
+
+    def row_of(evt: gr.SelectData) -> int | None:
+        return evt.index[0] if isinstance(evt.index, list | tuple) else evt.index
+
     with gr.Blocks(title="videonav demo", analytics_enabled=False) as app:
         state = gr.State(None)
         gr.Markdown("## videonav — ask a video, watch the planner navigate its caption tree")
@@ -220,12 +253,19 @@ def build_app(svc: DemoService) -> Any:
             with gr.Column(scale=1, min_width=260):
                 source = gr.Radio(list(SOURCES), value=SOURCES[0], label="video", elem_id="vn-source")
                 upload = gr.File(label=f"upload a video (max {svc.settings.max_upload_mb:g} MB)",
-                                 file_types=["video"], type="filepath", height=180, elem_id="vn-upload")
+                                 file_types=["video"], type="filepath", height=180, elem_id="vn-upload",
+                                 visible=False)
                 index_btn = gr.Button("Index", variant="primary", elem_id="vn-index")
                 status = gr.Markdown("Pick the sample video or upload one, then press **Index**.",
                                      elem_id="vn-status")
             with gr.Column(scale=3):
                 timeline = gr.HTML(empty_timeline(), elem_id="vn-timeline")
+                with gr.Row():
+                    player = gr.Video(label="player: click evidence, a chapter or a timeline bar", height=260,
+                                      interactive=False, autoplay=True, elem_id="vn-player")
+                play_status = gr.Markdown("", elem_id="vn-play-status")
+                seek = gr.Textbox(elem_id="vn-seek", elem_classes=["vn-hidden"], show_label=False,
+                                  container=False)
         with gr.Tabs():
             with gr.Tab("Ask", elem_id="vn-tab-ask"):
                 with gr.Row():
@@ -240,17 +280,22 @@ def build_app(svc: DemoService) -> Any:
                         ask_btn = gr.Button("Ask", variant="primary", elem_id="vn-ask")
                     with gr.Column(scale=3):
                         answer = gr.Markdown("", elem_id="vn-answer")
-                        confidence = gr.Number(label="confidence", precision=3, interactive=False,
-                                               elem_id="vn-confidence")
+                        evidence = gr.Dataframe(headers=EVIDENCE_HEADERS, label="evidence (click to play)",
+                                                interactive=False, wrap=True, elem_id="vn-evidence",
+                                                column_widths=["10%", "9%", "9%", "72%"])
                         path = gr.Markdown("", elem_id="vn-path")
                         cost = gr.Markdown("", elem_id="vn-cost")
                 trace = gr.Dataframe(headers=TRACE_HEADERS, label="trace", interactive=False, wrap=True,
                                      column_widths=["6%", "8%", "26%", "8%", "9%", "7%", "36%"],
                                      elem_id="vn-trace")
             with gr.Tab("Chapters", elem_id="vn-tab-chapters"):
-                chapters_btn = gr.Button("Make chapters", elem_id="vn-chapters")
+                with gr.Row():
+                    chapters_btn = gr.Button("Make chapters", elem_id="vn-chapters")
+                    llm_titles = gr.Checkbox(False, label="LLM titles (one LLM call per chapter: minutes on a CPU)",
+                                             elem_id="vn-llm-titles")
                 chapters_status = gr.Markdown("", elem_id="vn-chapters-status")
                 chapter_table = gr.Dataframe(headers=CHAPTER_HEADERS, interactive=False, wrap=True,
+                                             label="chapters (click one to play it)",
                                              column_widths=["4%", "7%", "7%", "27%", "55%"],
                                              elem_id="vn-chapter-table")
                 with gr.Row():
@@ -266,34 +311,52 @@ def build_app(svc: DemoService) -> Any:
                 hit_table = gr.Dataframe(headers=SEARCH_HEADERS, interactive=False, wrap=True,
                                          elem_id="vn-search-hits")
                 hit_span = gr.Markdown("", elem_id="vn-search-span")
+        ev_spans = gr.State([])
+        chapter_spans = gr.State([])
 
-        # a new video clears the previous one's answer and chapters (stale results would mislead)
-        stale = [answer, confidence, path, cost, trace, chapters_status, chapter_table, *downloads]
+        # a new video clears the previous one's answer, chapters and clip (stale results would mislead)
+        stale = [answer, evidence, ev_spans, path, cost, trace, chapters_status, chapter_table, chapter_spans,
+                 player, play_status, *downloads]
 
         def cleared() -> tuple[Any, ...]:
             off = [gr.update(value=None, interactive=False) for _ in downloads]
-            return ("", None, "", "", [], "", [], *off)
+            return ("", [], [], "", "", [], "", [], [], None, "", *off)
 
+        source.change(on_source, [source], [upload])
         index_btn.click(index_cb, [source, upload], [state, status, timeline, picker, *stale])
         picker.change(on_pick_question, [state, picker], [question, options])
-        ask_btn.click(functools.partial(on_ask, svc), [state, question, options, strategy],
-                      [status, answer, confidence, path, timeline, trace, cost])
-        chapters_btn.click(functools.partial(on_chapters, svc), [state],
-                           [chapters_status, chapter_table, *downloads])
+        ask_btn.click(ask_cb, [state, question, options, strategy],
+                      [status, answer, path, timeline, trace, cost, evidence, ev_spans])
+
+        def pick_evidence(st: Indexed | None, sp: list[Any], evt: gr.SelectData) -> tuple[Any, str]:
+            return on_pick_evidence(svc, st, sp, row_of(evt))
+
+        def pick_chapter(st: Indexed | None, sp: list[Any], evt: gr.SelectData) -> tuple[Any, str]:
+            return on_pick_chapter(svc, st, sp, row_of(evt))
+
+        chapters_btn.click(chapters_cb, [state, llm_titles],
+                           [chapters_status, chapter_table, chapter_spans, *downloads])
+        seek.input(functools.partial(on_seek, svc), [state, seek], [player, play_status])
         search_io = ([search_box], [search_status, hit_table, hits_state])
         search_btn.click(functools.partial(on_search, svc), *search_io)
         search_box.submit(functools.partial(on_search, svc), *search_io)
 
         def pick_hit(hits: list[Any], evt: gr.SelectData) -> tuple[str, str]:
-            return on_pick_hit(svc, hits, evt.index[0] if isinstance(evt.index, list | tuple) else evt.index)
+            return on_pick_hit(svc, hits, row_of(evt))
 
+        for fn in (pick_evidence, pick_chapter, pick_hit):  # gradio injects SelectData by resolved type hint;
+            fn.__annotations__["evt"] = gr.SelectData  # a string naming a local import would not resolve
         hit_table.select(pick_hit, [hits_state], [hit_span, timeline])
+        evidence.select(pick_evidence, [state, ev_spans], [player, play_status])
+        chapter_table.select(pick_chapter, [state, chapter_spans], [player, play_status])
     return app
 
 
 def launch(svc: DemoService, host: str = "127.0.0.1", port: int = 7860, **kwargs: Any) -> None:
-    """Serve the page; only the exports folder is reachable as files (not the store, not uploads)."""
+    """Serve the page; only the exports and clips folders are reachable as files (not the store, not
+    uploads: the player gets cut clips of the spans a user clicks)."""
     app = build_app(svc)
     app.queue(default_concurrency_limit=1)
     app.launch(server_name=host, server_port=port, max_file_size=int(svc.settings.max_upload_mb * 2**20),
-               allowed_paths=[str(svc.root / "exports")], show_error=False, css=CSS, **kwargs)
+               allowed_paths=[str(svc.root / "exports"), str(svc.root / "clips")], show_error=False, css=CSS,
+               js=PLAYER_JS, **kwargs)
