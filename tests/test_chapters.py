@@ -207,7 +207,7 @@ def test_webvtt_parses() -> None:
     vtt = webvtt.from_string(to_webvtt(_chapters()))
     cues = list(vtt)
     assert len(cues) == 5
-    assert cues[2].text == "Dog -> snow fun"
+    assert cues[2].text == "Dog --&gt; snow fun"  # escaped: no raw "-->" or "<" in cue text
     assert cues[1].start == "00:00:04.000" and cues[-1].end == "00:02:30.000"
 
 
@@ -450,3 +450,4 @@ def test_no_summary_sentence_has_words_absent_from_its_chapter(seed: int) -> Non
             assert out.summary
             for sent in split_sentences(out.summary):
                 assert not ungrounded_words(sent, " ".join(units)), (sent, units[:2])
+

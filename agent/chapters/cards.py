@@ -84,7 +84,7 @@ def card_title(units: Sequence[str], stats: TermStats) -> str | None:
             score = max((tf[t] / n) * stats.idf(t) for t in ws)
             top = max(ws, key=lambda t: ((tf[t] / n) * stats.idf(t), t))
             if tf[top] / n < MIN_TF or stats.df[top] >= stats.k > 1:
-                continue
+                continue  # not recurring here, or shown by every chapter ("CHAPTER n")
             # the line's own terms only: "CHAPTER 2 | BRIDGES" -> the "BRIDGES" line
             if best is None or score > best[0] + 1e-9:
                 best = (score, ln)

@@ -227,7 +227,7 @@ class ChapterWriter:
         self.template = load_prompt()
         self.stats: dict[str, int] = {"llm_calls": 0, "llm_titles": 0, "llm_summaries": 0,
                                       "prompt_tokens": 0, "completion_tokens": 0}
-        self.rejected: dict[str, int] = {"generic": 0, "raw_ocr": 0, "ungrounded": 0, "unusable": 0}
+        self.rejected: dict[str, int] = {"empty": 0, "unusable": 0, "generic": 0, "raw_ocr": 0, "ungrounded": 0}
         self.terms = TermStats([])
 
     def set_chapters(self, chapters: Sequence[Sequence[str]]) -> None:
@@ -267,6 +267,7 @@ class ChapterWriter:
     def _check(self, text: str, source: str, usable: bool, *, is_title: bool) -> bool:
         """Keep an LLM title/summary only if usable, specific, not raw OCR and grounded; counts why not."""
         if not text:
+            self.rejected["empty"] += 1
             return False
         why = ("unusable" if not usable else "generic" if generic(text)
                else "raw_ocr" if is_title and raw_ocr_copy(text)
