@@ -142,3 +142,24 @@ def test_trained_dir_captions_through_transformers_backend(tiny_lm: Path, tmp_pa
     out = cap.describe(frames(2), [0.0, 1.0], "")
     assert isinstance(out.text, str) and out.stats["completion_tokens"] >= 1
     assert main(["train", "captioner-sft", "--config", "nope.yaml"]) == 1
+
+
+@pytest.mark.slow
+def test_smollm2_captioner_keeps_the_pretrained_text_model(tmp_path: Path) -> None:
+    """The real build: SmolLM2-135M's weights land in Idefics3's text model (same next-token logits)."""
+    import torch
+
+    from videonav.agent.llm.transformers import load_model, resolve_source
+    from videonav.tools.embed import BackendUnavailable
+
+    try:
+        lm, tok = load_model(resolve_source(None, None))
+    except BackendUnavailable as e:
+        pytest.skip(str(e))
+    cfg = load_captioner_config("captioner_sft", {"output": str(tmp_path)})
+    model, processor = build_captioner(cfg.model)
+    ids = tok("The slide shows a red square", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        want = lm(ids).logits[0, -1]
+        got = model(input_ids=ids).logits[0, -1, : want.shape[0]]
+    assert torch.allclose(want, got, atol=1e-4)

@@ -45,7 +45,7 @@ def scene_captions(scene: dict) -> list[str]:
     >>> s = {"kind": "scene", "title": "VOLCANOES 2", "text": "NUMBER 4821", "shape": "circle",
     ...      "colour": "red", "bg": (220, 30, 30), "chapter": "Volcanoes"}
     >>> scene_captions(s)[0]
-    'A black circle moves from left to right across a red slide titled VOLCANOES 2 that shows NUMBER 4821.'
+    'A white circle moves from left to right across a red slide titled VOLCANOES 2 that shows NUMBER 4821.'
     """
     colour, shape = colour_name(scene), scene["shape"]
     ink = "black" if sum(scene["bg"]) > 400 else "white"
