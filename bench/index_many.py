@@ -55,8 +55,26 @@ else:
 d = res.as_dict()
 print(json.dumps({"mode": mode, "process_seconds": time.perf_counter() - t0, "cluster_seconds": cluster,
                   "library_seconds": res.wall_seconds, "video_seconds": d["video_seconds"],
-                  "indexed": d["indexed"], "failed": d["failed"]}))
+                  "indexed": d["indexed"], "failed": d["failed"],
+                  "busy_seconds": sum(r["wall_seconds"] for r in d["results"])}))
 """
+
+
+BURN = "import time\nt = time.time()\nwhile time.time() - t < 3: pass\nprint(time.process_time())"
+
+
+def cpu_share() -> tuple[float, float]:
+    """CPU seconds one busy process gets in 3 s, and two together in the same 3 s (this session).
+
+    Why: with ``sched_autogroup`` (Linux's default on desktops and here) CPU time is shared fairly
+    between *sessions*, so on a busy machine a session's share is fixed and a second worker only
+    halves the first one's time: 2 workers cannot beat 1 until the machine is quiet. The second
+    number is ~2x the first on an idle 2-core machine and ~1x when the share is capped.
+    """
+    def burn(n: int) -> float:
+        ps = [subprocess.Popen([sys.executable, "-c", BURN], stdout=subprocess.PIPE, text=True) for _ in range(n)]
+        return sum(float(p.communicate()[0]) for p in ps)
+    return burn(1), burn(2)
 
 
 def samples(n: int, out: Path) -> list[Path]:
@@ -90,6 +108,7 @@ def run_mode(mode: str, videos: list[Path], sets: list[str]) -> dict:
         r.update(wall_seconds=wall, load1=load)
         r["vsps"] = r["video_seconds"] / wall
         r["vsps_warm"] = r["video_seconds"] / max(1e-9, wall - r["cluster_seconds"])
+        r["concurrency"] = r["busy_seconds"] / max(1e-9, r["library_seconds"])  # ~workers when they overlap
         return r
 
 
@@ -114,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     sets = args.set if args.set is not None else ["captioner.ocr_workers=1"]
     uptime_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    share_before = cpu_share()
     rows: dict[str, list[dict]] = {m: [] for m in modes}
     for rnd in range(args.rounds):
         for m in modes:
@@ -121,8 +141,10 @@ def main(argv: list[str] | None = None) -> int:
             rows[m].append(r)
             print(f"round {rnd + 1} {m:5s}: {r['video_seconds']:.0f} video-s in {r['wall_seconds']:.1f} s = "
                   f"{r['vsps']:.1f} video-s/s (without cluster start {r['vsps_warm']:.1f}; cluster "
-                  f"{r['cluster_seconds']:.1f} s; load1 {r['load1']:.1f})", flush=True)
+                  f"{r['cluster_seconds']:.1f} s; videos in flight {r['concurrency']:.2f}; load1 {r['load1']:.1f})",
+                  flush=True)
     uptime_after = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    share_after = cpu_share()
     med = {m: statistics.median(r["vsps"] for r in rs) for m, rs in rows.items()}
     warm = {m: statistics.median(r["vsps_warm"] for r in rs) for m, rs in rows.items()}
     total = rows[modes[0]][0]["video_seconds"]
@@ -130,9 +152,13 @@ def main(argv: list[str] | None = None) -> int:
              f"{os.cpu_count()} CPUs, {args.rounds} round(s), modes side by side, --set {' '.join(sets)}",
              "(one worker = one CPU: ray tasks hold num_cpus=1, OCR single-threaded; loop-ocr2 = the default "
              "loop, 2 OCR processes per video)",
-             f"uptime before: {uptime_before}", f"uptime after:  {uptime_after}", ""]
+             f"uptime before: {uptime_before}", f"uptime after:  {uptime_after}",
+             f"CPU share of this session in 3 s (1 busy process -> 2 busy processes): before {share_before[0]:.2f} "
+             f"-> {share_before[1]:.2f} s, after {share_after[0]:.2f} -> {share_after[1]:.2f} s (an idle 2-core "
+             "machine gives 3 -> 6 s; ~equal numbers mean the share is capped and 2 workers cannot beat 1)", ""]
     lines += [f"{m:5s} median {med[m]:6.1f} video-s/s end to end, {warm[m]:6.1f} without cluster start; "
-              f"runs: " + ", ".join(f"{r['wall_seconds']:.1f} s (load1 {r['load1']:.1f})" for r in rows[m])
+              f"runs: " + ", ".join(f"{r['wall_seconds']:.1f} s (videos in flight {r['concurrency']:.2f}, "
+                                    f"load1 {r['load1']:.1f})" for r in rows[m])
               for m in modes]
     if "ray1" in med and "ray2" in med:
         lines.append(f"ray2 / ray1 = {med['ray2'] / med['ray1']:.2f}x end to end, "

@@ -4,7 +4,8 @@ Thin on purpose: the work is ``videonav.tools.video.index.index_video``; this mo
 a ``RunConfig`` (defaults < ``--config`` YAML < ``--set`` < flags), draws the progress bar, saves
 the run config beside the store (``<store dir>/runs/<run id>.yaml`` and the store's ``runs``
 table) and prints a summary or ``--json``. Killing it loses at most the captions in flight:
-rerunning finishes the job.
+rerunning finishes the job. Several videos, folders, ``--manifest`` or ``--ray``: the work is
+``videonav.agent.library.index_library`` (one bar over videos, failures summed up at the end).
 """
 
 from __future__ import annotations
