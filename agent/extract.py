@@ -224,10 +224,11 @@ def question_terms(question: str) -> tuple[set[str], str, bool]:
     return terms, " ".join(focus) or "thing", numeric
 
 
-def _candidates(seg: str, qterms: set[str]) -> list[tuple[str, int, bool, bool]]:
+def _candidates(seg: str, qterms: set[str], numeric: bool = False) -> list[tuple[str, int, bool, bool]]:
     """(span, start token index, follows a question term or a colon, is a whole run) for the content
     runs of a segment (maximal stretches of words that are neither stop words nor question words)
-    and their sub-spans of up to four words."""
+    and their sub-spans of up to four words. Unless a number is asked for, digits end a run
+    ('MUSIC HISTORY 7' -> 'MUSIC HISTORY')."""
     spans = [(m.group(0), m.start(), m.end()) for m in _TOKEN.finditer(seg)]
     out: list[tuple[str, int, bool, bool]] = []
     run: list[int] = []
@@ -243,7 +244,7 @@ def _candidates(seg: str, qterms: set[str]) -> list[tuple[str, int, bool, bool]]
 
     for k, (tok, _, _) in enumerate(spans):
         low = tok.lower()
-        if low in _STOP or stem(tok) in qterms:
+        if low in _STOP or stem(tok) in qterms or (tok.isdigit() and not numeric):
             flush()
         else:
             run.append(k)
@@ -252,6 +253,15 @@ def _candidates(seg: str, qterms: set[str]) -> list[tuple[str, int, bool, bool]]
 
 
 _ORDER = re.compile(r"\b(after|next|following|before|previous|preceding)\b", re.I)
+
+
+def _follows(t: tuple[float, float, int], pivot: tuple[float, float, int], later: bool) -> bool:
+    """Whether a unit at ``t`` = (read start, read span, unit index) is after (``later``) or
+    before the pivot. Order inside one read is time order only for a short read (a clip);
+    a part's summary lists what it lists in any order."""
+    if t[0] != pivot[0] or t[1] != pivot[1]:
+        return t[0] > pivot[0] if later else t[0] < pivot[0]
+    return t[1] <= 60.0 and (t[2] > pivot[2] if later else t[2] < pivot[2])
 
 
 def _anchor(question: str, qterms: set[str]) -> tuple[set[str], bool]:
@@ -315,8 +325,7 @@ def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = No
         if not (rare & rts) or (anchor and (pivot is None or anchor & ts)):
             continue
         t_u = order[id(u)]
-        if pivot is not None and ((t_u[0], t_u[2]) <= (pivot[0], pivot[2]) if later
-                                  else (t_u[0], t_u[2]) >= (pivot[0], pivot[2])):
+        if pivot is not None and not _follows(t_u, pivot, later):
             continue
         # the more a field or a read lists (or the longer a read spans), the less sharing it means
         w_group = 1.0 / (u.size - 1) if u.size > 1 else 0.0
@@ -325,7 +334,7 @@ def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = No
         c_u, c_g, c_r = cov(ts), cov(gts - ts), cov(rts - gts)
         c_x = cov(ctx_terms.get(u.read, set()) - rts)
         labelled = bool(focus_terms & ts)  # 'CITY KYIV', 'NUMBER 8639', 'the secret word: falcon'
-        for span, pos, after, whole in _candidates(u.segment, qterms):
+        for span, pos, after, whole in _candidates(u.segment, qterms, numeric):
             words = _words(span)
             is_num = all(w.isdigit() for w in words)
             cap = u.sentence and pos > 0 and words[0][:1].isupper() and not u.segment.isupper()
@@ -333,7 +342,7 @@ def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = No
             boiler = max(read_df.get(stem(w), 0) / n_reads for w in words) if n_reads >= 4 else 0.0
             boiler = boiler if boiler >= 0.5 else 0.0
             sc = (2.0 * c_u + 2.0 * w_group * c_g + 1.0 * w_read * c_r + 0.5 * c_x + 0.3 * after
-                  + 0.3 * labelled + 0.2 * cap - 0.05 * (len(words) - 1) - 0.15 * (not whole) - 1.0 * boiler)
+                  + 0.3 * labelled + 0.2 * cap - 0.03 * (len(words) - 1) - 0.15 * (not whole) - 1.0 * boiler)
             sc += (0.6 if is_num else -0.6) if numeric else (-0.8 if is_num else 0.0)
             cands.append((sc, c_u + w_group * c_g + 0.5 * w_read * c_r + 0.25 * c_x, span, u.read, u.text,
                           t_u if c_u + w_group * c_g > 0 else None))
