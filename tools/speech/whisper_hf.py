@@ -61,7 +61,8 @@ class WhisperRecognizer:
             part = segs[k : k + BATCH]
             clips = [audio[int(a * sample_rate) : int(b * sample_rate)] for a, b in part]
             feats = self.features(clips, sampling_rate=sample_rate, return_tensors="pt").input_features
-            kw: dict[str, Any] = {"max_new_tokens": 128}
+            room = int(getattr(self.model.config, "max_target_positions", 448)) - 4  # prompt tokens fit too
+            kw: dict[str, Any] = {"max_new_tokens": max(1, min(128, room))}
             if self.language and getattr(self.model.generation_config, "lang_to_id", None):
                 kw.update(language=self.language, task="transcribe")
             with self._torch.inference_mode():
