@@ -95,6 +95,14 @@ class RandomQueries:
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
+class _Lines(list):
+    """The report, printed line by line as it is measured (a long run still shows what it got)."""
+
+    def append(self, line: str) -> None:  # type: ignore[override]
+        print(line, flush=True)
+        super().append(line)
+
+
 def pct(xs: list[float], p: float) -> float:
     return float(np.percentile(np.asarray(xs), p))
 
@@ -165,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
     from videonav.memory.store import Store
     from videonav.tools import search as sm
 
-    lines = [f"$ python bench/search_scale.py {' '.join(argv if argv is not None else sys.argv[1:])}",
+    lines = _Lines()
+    lines += [f"$ python bench/search_scale.py {' '.join(argv if argv is not None else sys.argv[1:])}",
              time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()) + f"; load average {os.getloadavg()[0]:.1f} "
              f"on {os.cpu_count()} cores (shared)"]
     if not args.out.exists():
@@ -219,7 +228,6 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_ann:
             ann_compare(np.ascontiguousarray(m.mat), emb.encode(queries[:100]), lines)
     text = "\n".join(lines)
-    print(text)
     if args.save:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)
         with RESULTS.open("a", encoding="utf-8") as f:
