@@ -101,32 +101,52 @@ def has_fields(caption: str) -> bool:
     return any(m.group(1) for m in _LABEL.finditer(caption))
 
 
-def rank_fields(docs: Sequence[Sequence[Field]]) -> list[tuple[Field, float]]:
-    """Distinct fields of all documents in first-seen order, each with its distinctiveness score."""
+Ranked = list[tuple[Field, float, frozenset[str], int]]
+
+
+def rank_fields(docs: Sequence[Sequence[Field]]) -> Ranked:
+    """Distinct fields of all documents in first-seen order, each with its distinctiveness score and
+    its rare terms (those in at most two field occurrences: the names, numbers and colours it adds)
+    and the document it first occurs in."""
     first: dict[tuple[str, str], Field] = {}  # one field per text: a spoken line is not also a sentence
+    home: dict[Field, int] = {}
     occurrences: list[Field] = []
-    for doc in docs:
+    for d, doc in enumerate(docs):
         for f in dict.fromkeys(doc):
             occurrences.append(first.setdefault((f.text.lower(), f.tail.lower()), f))
+            home.setdefault(occurrences[-1], d)
     df: Counter[str] = Counter(w for f in occurrences for w in f.terms())
     n = max(1, len(occurrences))
     out = []
     for f in dict.fromkeys(occurrences):
         ws = f.terms()
         score = sum(math.log(1 + n / df[w]) for w in ws) / len(ws) if ws else 0.0
-        out.append((f, score))
+        out.append((f, score, frozenset(w for w in ws if df[w] <= 2), home[f]))
     return out
 
 
-def select(ranked: Sequence[tuple[Field, float]], budget: int) -> list[Field]:
-    """The best-scoring fields that fit ``budget`` words, back in their original order."""
-    order = sorted(range(len(ranked)), key=lambda i: (-ranked[i][1], i))
-    keep, used = set(), 0
+def select(ranked: Ranked, budget: int) -> list[Field]:
+    """The best-scoring fields that fit ``budget`` words, back in their original order.
+
+    Children take turns (each child's best field, then each one's second best, ...) so every
+    child, and so every topic a long parent spans, is represented before any child gets two;
+    a field whose rare terms are all in fields already kept ("Our reporter is speaking from
+    Oslo today." after "CITY OSLO") is skipped, leaving its words to one that adds something."""
+    per_doc: dict[int, list[int]] = {}
+    for i in sorted(range(len(ranked)), key=lambda i: (-ranked[i][1], i)):
+        per_doc.setdefault(ranked[i][3], []).append(i)
+    order = [i for turn in range(max(map(len, per_doc.values()), default=0))
+             for i in sorted((ids[turn] for ids in per_doc.values() if turn < len(ids)),
+                             key=lambda i: (-ranked[i][1], i))]
+    keep, used, covered = set(), 0, set()
     for i in order:
-        w = ranked[i][0].words()
-        if used + w <= budget:
+        f, _, rare, _ = ranked[i]
+        if rare and rare <= covered:
+            continue
+        if used + f.words() <= budget:
             keep.add(i)
-            used += w
+            used += f.words()
+            covered |= rare
     return [ranked[i][0] for i in sorted(keep)]
 
 

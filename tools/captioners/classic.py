@@ -43,7 +43,7 @@ from videonav.tools.embed import BackendUnavailable
 from videonav.tools.quoting import quote
 from videonav.tools.video.shots import dominant_colour, frame_stats, stats_sentence
 
-RENDER_VERSION = "c3"  # bump when the caption wording changes: part of model_id, hence of every tree key
+RENDER_VERSION = "c5"  # bump when the caption wording changes: part of model_id, hence of every tree key
 MIN_CONF = 60.0  # tesseract word confidence below which a "word" is usually texture, not text
 PARENT_WORDS = 60  # word budget of a parent's fields: the planner reads up to a dozen captions per turn
 DUP_DIFF = 0.02  # mean |luma difference| under which two frames of one request count as the same slide
