@@ -7,10 +7,11 @@ rankings without calibrating their scores against each other.
 
 Why a brute-force matrix: vectors live in the store (``text_vectors``, the source of truth);
 the matrix here is a rebuildable cache, in memory and as ``.npy`` files beside the store
-(memory-mapped by the next process), named by a fingerprint of the store's rows. At 300k
-texts a float32 matrix-vector product is tens of milliseconds on one core and exact, which
-met the latency target (``bench/search_scale.py``), so no approximate index (hnswlib, faiss)
-is needed to be correct or fast enough; see bench/results/retrieval_scale.txt.
+(memory-mapped by the next process), named by a fingerprint of the store's rows. It is exact and
+needs no extra dependency; within one video (the planner, ``--video``) only that video's rows
+are read. Library-wide at 331k texts it took ~280 ms p50 on a heavily shared 2-core box
+(bench/results/retrieval_scale.txt), over the 100 ms target: faiss ``IndexFlatIP`` or an HNSW
+cache built from the same table is the next step there (sqlite-vec cannot load in this Python).
 """
 
 from __future__ import annotations
