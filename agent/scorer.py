@@ -1,11 +1,12 @@
 """Score multiple-choice options against the captions the planner has read.
 
-The offline answerer is a linear ranker over a few embedding and lexical features of each
-(question, option, read captions) triple; its weights are fitted on the NExT-QA *train*
-split by ``bench/fit_answerer.py`` and stored in ``agent/scorer_weights.json``. Every
-feature is computed by :func:`option_features` from embeddings alone, so the fitting
-script (which caches MiniLM vectors of all captions) and :class:`OptionScorer` (which
-embeds the texts it is handed) compute exactly the same numbers.
+The offline answerer is a linear ranker over embedding, lexical and co-occurrence features of
+each (question, option, read texts) triple; its weights are fitted on the whole NExT-QA *train*
+split plus generated sample videos (generator seeds 100-199) by ``bench/fit_answerer.py`` and
+stored in ``agent/scorer_weights.json``. Every feature is computed by :func:`option_features`
+from embeddings and the texts, so the fitting script (which caches MiniLM vectors of all
+captions) and :class:`OptionScorer` (which embeds the texts it is handed) compute exactly the
+same numbers.
 
 Features of option *i* (``FEATURES``; captions = the texts read, sentences = their sentences):
 
@@ -25,8 +26,12 @@ Features of option *i* (``FEATURES``; captions = the texts read, sentences = the
 * ``lex`` / ``lex_s``: share of the option's content words found in the read texts / in the
   best single sentence.
 * ``q_o``: question-option cosine (no captions); ``o_len``: option length in words.
+* the co-occurrence features of :mod:`videonav.agent.scorer_features` (``COOC_FEATURES``): is the
+  option stated in the same sentence / cue / on-screen field / caption as the question's
+  distinctive terms (exact match for numbers, names, quoted words; stemmed otherwise)?
 
-With no texts the caption features are 0 and only ``o_bias``, ``q_o`` and ``o_len`` speak.
+With no texts the caption features are 0 and only ``o_bias``, ``q_o``, ``o_len`` and ``o_in_q``
+speak.
 An optional LLM feature (``llm_pmi``: mean log-prob of the option given the top captions
 minus given none) is supported when ``llm`` is passed and the weights name it.
 """
@@ -42,10 +47,13 @@ from typing import Any
 
 import numpy as np
 
+from videonav.agent.scorer_features import COOC_FEATURES, content_words, cooc_features
 from videonav.tools.embed import Embedder, split_sentences
 
-FEATURES = ["qo_max", "qo_top3", "qo_mean", "o_max", "o_top3", "o_mean", "o_rel", "contrast", "contrast_u",
-            "contrast_db", "contrast_qdb", "o_bias", "lex", "lex_s", "q_o", "o_len"]
+BASE_FEATURES = ["qo_max", "qo_top3", "qo_mean", "o_max", "o_top3", "o_mean", "o_rel", "contrast", "contrast_u",
+                 "contrast_db", "contrast_qdb", "o_bias", "lex", "lex_s", "q_o", "o_len"]
+FEATURES = BASE_FEATURES + COOC_FEATURES
+NO_TEXT_FEATURES = ("o_bias", "q_o", "o_len", "o_in_q")
 GENERIC_TEXTS = [
     "The image shows a scene.",
     "The image showcases a person in a room.",
@@ -54,27 +62,7 @@ GENERIC_TEXTS = [
 WEIGHTS_PATH = Path(__file__).with_name("scorer_weights.json")
 
 _WORD = re.compile(r"[a-z0-9]+")
-_STOP = frozenset(
-    "a an the and or of to in on at with for by from up down into onto out over under is are was were be "
-    "been being it its his her their them they he she him his i you we this that these those there here "
-    "as so do does did doing done not no some something someone one two while when after before then "
-    "what why how who which where other another each very".split())
-
-
-def _stem(w: str) -> str:
-    for suf in ("ing", "ed", "es", "s"):
-        if len(w) > len(suf) + 2 and w.endswith(suf):
-            return w[: -len(suf)]
-    return w
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased, crudely stemmed words minus stop words.
-
-    >>> sorted(content_words("The boys are playing with a ball"))
-    ['ball', 'boy', 'play']
-    """
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in _STOP}
+__all__ = ["FEATURES", "OptionScorer", "content_words", "load_default_scorer", "load_weights", "option_features"]
 
 
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
@@ -92,16 +80,18 @@ def _topk_mean(sim: np.ndarray, k: int) -> np.ndarray:
 def option_features(q: np.ndarray, o: np.ndarray, qo: np.ndarray, generic: np.ndarray,
                     cap: np.ndarray, options: Sequence[str],
                     sent_words: Sequence[set[str]], all_words: set[str],
-                    temp: float = 0.05) -> np.ndarray:
-    """(n_options, len(FEATURES)) feature matrix from L2-normalised embeddings.
+                    question: str = "", texts: Sequence[str] = (), temp: float = 0.05) -> np.ndarray:
+    """(n_options, len(FEATURES)) feature matrix from L2-normalised embeddings and the texts.
 
     q: (d,) question; o / qo: (n_opt, d) option and "question option"; generic: (d,);
     cap: (n_cap, d) read captions; sent_words: content words of each sentence of the
-    captions; all_words: their union.
+    captions; all_words: their union; question / texts: the strings (co-occurrence features;
+    texts in reading order, the ``order`` feature depends on it).
     """
     n = len(options)
     f = np.zeros((n, len(FEATURES)), dtype=np.float64)
     col = {name: j for j, name in enumerate(FEATURES)}
+    f[:, len(BASE_FEATURES):] = cooc_features(question, options, texts)
     f[:, col["o_bias"]] = o @ generic
     f[:, col["q_o"]] = o @ q
     f[:, col["o_len"]] = [len(_WORD.findall(t.lower())) for t in options]
@@ -160,7 +150,7 @@ class OptionScorer:
         cap = self.embedder.encode(texts)
         sw = [content_words(s) for s in sents]
         return option_features(qv, ov, qov, self._generic_vec(), cap, options, sw,
-                               set().union(*sw) if sw else set())
+                               set().union(*sw) if sw else set(), question, texts)
 
     def _linear(self, f: np.ndarray) -> np.ndarray:
         w = self.weights
@@ -223,5 +213,5 @@ def load_weights(path: Path | str = WEIGHTS_PATH) -> dict:
 
 
 def load_default_scorer(embedder: Embedder, llm: Any = None) -> OptionScorer:
-    """The scorer with the weights fitted on NExT-QA train (``agent/scorer_weights.json``)."""
+    """The scorer with the fitted weights (``agent/scorer_weights.json``)."""
     return OptionScorer(embedder, llm=llm, weights=load_weights())

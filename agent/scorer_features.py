@@ -1,0 +1,219 @@
+"""Co-occurrence features: is an option stated *together with* what the question is about?
+
+Embedding similarity says an option is on topic; it cannot say that "8639" is the number shown
+on the *white* slide when five numbers were read. These features read the options against the
+evidence in generic text units, so they mean the same on any dataset:
+
+* a **unit** is one sentence, subtitle cue or on-screen-text field of a read text (a read text is
+  split at sentence ends and at ``;``, which separates on-screen-text fields in the captions);
+  a **text** is one whole read (a leaf caption, a subtitle line, a part summary);
+* the question's **terms** are its content words (stemmed) plus exact phrases: quoted words,
+  capitalised names after the first word, and numbers. Each term is weighted by its rarity among
+  the read units (IDF), so "white" (one slide) counts more than "number" (every slide); a term
+  no unit holds weighs 0 (it cannot tell units apart);
+* the **coverage** of a unit for option *i* is the IDF-weighted share of the question's terms it
+  contains, leaving out terms the option itself repeats (an option that only echoes the question
+  gets no support from itself).
+
+Matching is on token boundaries: "863" never matches "8639", "art" never matches "party".
+Numbers, names and quoted words must match exactly; other words match after crude stemming.
+
+Features of option *i* (``COOC_FEATURES``), all finite and 0 when nothing was read:
+
+* ``opt_exact_any``: the option's tokens occur, contiguous, in some unit (1/0).
+* ``cooc_exact``: best coverage among units holding the option exactly.
+* ``cooc_norm``: best (coverage x share of the option's stems in the unit) over units.
+* ``cooc_text``: the same over whole texts (a chapter name and a spoken word in one leaf).
+* ``cooc_prec``: in the unit that gave ``cooc_norm``, the share of its other words that are
+  question terms (the tighter the unit, the likelier it is about the question).
+* ``cooc_share``: ``cooc_norm`` over its sum across options (is the support exclusive?).
+* ``order``: questions with after/next/before/previous: the first option met after (before) the
+  unit that best covers the question scores 1, the second 1/2, ...; echoes of the question
+  score 0.
+* ``o_in_q``: share of the option's stems that the question already contains.
+* ``opt_count``: log(1 + units holding all of the option's stems).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+COOC_FEATURES = ["opt_exact_any", "cooc_exact", "cooc_norm", "cooc_text", "cooc_prec", "cooc_share", "order",
+                 "o_in_q", "opt_count"]
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    "a an the and or of to in on at with for by from up down into onto out over under is are was were be "
+    "been being it its his her their them they he she him his i you we this that these those there here "
+    "as so do does did doing done not no some something someone one two while when after before then "
+    "what why how who which where other another each very".split())
+_UNIT_SPLIT = re.compile(r"(?<=[.!?])\s+|;\s*")
+_QUOTED = re.compile(r"\"([^\"]+)\"|(?:^|(?<=[\s(]))'([^']+)'(?=[\s?.,!;:)]|$)")
+_CAPITAL = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][A-Za-z0-9]*(?:\s+[A-Z0-9][A-Za-z0-9]*)*)")
+_AFTER = frozenset("after next following then later afterwards subsequent".split())
+_BEFORE = frozenset("before previous prior earlier preceding".split())
+
+
+def stem(w: str) -> str:
+    for suf in ("ing", "ed", "es", "s"):
+        if len(w) > len(suf) + 2 and w.endswith(suf):
+            return w[: -len(suf)]
+    return w
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased alphanumeric tokens: the unit of exact matching."""
+    return _WORD.findall(text.lower())
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased, crudely stemmed words minus stop words.
+
+    >>> sorted(content_words("The boys are playing with a ball"))
+    ['ball', 'boy', 'play']
+    """
+    return {stem(w) for w in tokens(text) if w not in _STOP}
+
+
+def has_phrase(toks: Sequence[str], phrase: Sequence[str]) -> bool:
+    """``phrase`` occurs as contiguous whole tokens of ``toks``.
+
+    >>> has_phrase(["number", "8639"], ["863"]), has_phrase(["number", "8639"], ["8639"])
+    (False, True)
+    """
+    n = len(phrase)
+    if n == 0 or n > len(toks):
+        return False
+    first = phrase[0]
+    return any(toks[i] == first and list(toks[i:i + n]) == list(phrase) for i in range(len(toks) - n + 1))
+
+
+@lru_cache(maxsize=200_000)
+def _units(text: str) -> tuple[tuple[tuple[str, ...], frozenset[str]], ...]:
+    """(tokens, stems) of each unit of one read text; cached, read texts repeat a lot."""
+    out = []
+    for part in _UNIT_SPLIT.split(text.strip()):
+        toks = tuple(tokens(part))
+        if toks:
+            out.append((toks, frozenset(stem(w) for w in toks if w not in _STOP)))
+    return tuple(out)
+
+
+def question_terms(question: str) -> tuple[set[str], list[tuple[str, ...]]]:
+    """(content stems, exact phrases) of a question: quoted words, capitalised names that are not
+    the first word, and numbers are exact phrases.
+
+    >>> question_terms("Which city was named on the slide titled 'RAINFORESTS 3'?")[1]
+    [('rainforests', '3')]
+    """
+    phrases: list[tuple[str, ...]] = []
+    for m in _QUOTED.finditer(question):
+        phrases.append(tuple(tokens(m.group(1) or m.group(2))))
+    for m in _CAPITAL.finditer(question):
+        phrases.append(tuple(tokens(m.group(1))))
+    phrases += [(w,) for w in tokens(question) if any(c.isdigit() for c in w)]
+    phrases = [p for p in dict.fromkeys(phrases) if p]
+    return content_words(question), phrases
+
+
+def _direction(question: str) -> int:
+    w = set(tokens(question))
+    return 1 if w & _AFTER else -1 if w & _BEFORE else 0
+
+
+def cooc_features(question: str, options: Sequence[str], texts: Sequence[str]) -> np.ndarray:
+    """(n_options, len(COOC_FEATURES)); see the module docstring."""
+    n_opt = len(options)
+    f = np.zeros((n_opt, len(COOC_FEATURES)), dtype=np.float64)
+    col = {name: j for j, name in enumerate(COOC_FEATURES)}
+    q_stems, q_phrases = question_terms(question)
+    o_toks = [tokens(o) for o in options]
+    o_stems = [content_words(o) or {stem(w) for w in t} for o, t in zip(options, o_toks, strict=True)]
+    for i, st in enumerate(o_stems):
+        if st:
+            f[i, col["o_in_q"]] = len(st & q_stems) / len(st)
+    texts = [t for t in texts if t and t.strip()]
+    per_text = [_units(t) for t in texts]
+    units = [u for us in per_text for u in us]
+    if not units:
+        return f
+    n = len(units)
+    df_s = {s: 0 for s in q_stems}
+    df_p = {p: 0 for p in q_phrases}
+    for toks, stems in units:
+        for s in q_stems & stems:
+            df_s[s] += 1
+        for p in q_phrases:
+            df_p[p] += has_phrase(toks, p)
+    # terms no unit holds say nothing about which unit is relevant: weight 0
+    idf = {k: math.log((n + 1) / (v + 0.5)) if v else 0.0 for k, v in df_s.items()}
+    idf_p = {k: math.log((n + 1) / (v + 0.5)) if v else 0.0 for k, v in df_p.items()}
+    # which question terms each unit / text holds
+    u_hit_s = [q_stems & stems for _, stems in units]
+    u_hit_p = [{p for p in q_phrases if has_phrase(toks, p)} for toks, _ in units]
+    t_hit_s, t_hit_p, t_stems = [], [], []
+    k = 0
+    for us in per_text:
+        t_hit_s.append(set().union(*u_hit_s[k:k + len(us)]))
+        t_hit_p.append(set().union(*u_hit_p[k:k + len(us)]))
+        t_stems.append(frozenset().union(*(s for _, s in us)))
+        k += len(us)
+
+    def coverage(hit_s: set[str], hit_p: set, keep_s: set[str], keep_p: list) -> float:
+        tot = sum(idf[s] for s in keep_s) + sum(idf_p[p] for p in keep_p)
+        if tot <= 0:
+            return 0.0
+        return (sum(idf[s] for s in hit_s & keep_s) + sum(idf_p[p] for p in hit_p if p in keep_p)) / tot
+
+    norm = np.zeros((n_opt, n))
+    cov_all = [coverage(u_hit_s[j], u_hit_p[j], q_stems, q_phrases) for j in range(n)]
+    for i in range(n_opt):
+        st, ot = o_stems[i], o_toks[i]
+        if not st:
+            continue
+        keep_s = q_stems - st
+        keep_p = [p for p in q_phrases if not (set(p) & set(ot))]
+        echo = len(keep_s) < len(q_stems) or len(keep_p) < len(q_phrases)
+        best_u = -1
+        for j, (toks, stems) in enumerate(units):
+            share = len(st & stems) / len(st)
+            if share == 0:
+                continue
+            norm[i, j] = share
+            cov = coverage(u_hit_s[j], u_hit_p[j], keep_s, keep_p) if echo else cov_all[j]
+            if share * cov > f[i, col["cooc_norm"]]:
+                f[i, col["cooc_norm"]], best_u = share * cov, j
+            if has_phrase(toks, ot):
+                f[i, col["opt_exact_any"]] = 1.0
+                f[i, col["cooc_exact"]] = max(f[i, col["cooc_exact"]], cov)
+        if best_u >= 0:
+            rest = units[best_u][1] - st
+            f[i, col["cooc_prec"]] = len(rest & q_stems) / len(rest) if rest else 1.0
+        f[i, col["opt_count"]] = math.log1p(float((norm[i] >= 1.0).sum()))
+        for j, stems in enumerate(t_stems):
+            share = len(st & stems) / len(st)
+            if share and share * 1.0 > f[i, col["cooc_text"]]:
+                cov = coverage(t_hit_s[j], t_hit_p[j], keep_s, keep_p)
+                f[i, col["cooc_text"]] = max(f[i, col["cooc_text"]], share * cov)
+    tot = f[:, col["cooc_norm"]].sum()
+    if tot > 0:
+        f[:, col["cooc_share"]] = f[:, col["cooc_norm"]] / tot
+    d = _direction(question)
+    if d:
+        anchor = int(np.argmax(cov_all))
+        if cov_all[anchor] > 0:
+            seq = range(anchor + 1, n) if d > 0 else range(anchor - 1, -1, -1)
+            rank = 0
+            for j in seq:
+                met = [i for i in range(n_opt) if norm[i, j] >= 0.5 and f[i, col["order"]] == 0
+                       and f[i, col["o_in_q"]] < 1.0]
+                if met:
+                    rank += 1
+                    for i in met:
+                        f[i, col["order"]] = 1.0 / rank
+    return f
