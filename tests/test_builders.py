@@ -57,3 +57,22 @@ def test_plain_sentences_keep_the_centroid_summary():
              enumerate(["A dog runs in the snow.", "The dog jumps for a frisbee.", "A dog runs in the snow."] * 4)]
     tree = build_from_timed_text("dogs", lines, ExtractiveSummariser(HashingEmbedder(), sentences=1))
     assert "dog" in (tree.root.caption or "").lower() and "On-screen" not in (tree.root.caption or "")
+
+
+def test_every_child_is_represented_before_any_gets_two_fields():
+    """A parent spanning two topics names both, though one child's fields are all rarer."""
+    busy = " ".join(f'"WEATHER {k} | NUMBER {5000 + k}" on {c};' for k, c in
+                    enumerate(["red", "white", "pink", "cyan", "orange"], 1))
+    kids = [f"On-screen text: {busy.rstrip(';')}.",
+            'On-screen text: "MUSIC 1 | NUMBER 6001" on teal; "MUSIC 2 | NUMBER 6002" on teal.']
+    out = digest(kids, budget=24)
+    assert "MUSIC" in out and out.count("WEATHER") == 2
+
+
+def test_a_field_that_only_repeats_kept_names_is_skipped():
+    kids = [f'On-screen text: "BIRDS {k} | CITY {c}" on {col}. '
+            f'Speech: "Our reporter is speaking from {c.title()} today.".'
+            for k, c, col in [(1, "OSLO", "white"), (2, "LIMA", "red"), (3, "ROME", "pink")]]
+    out = digest(kids, budget=60)
+    assert all(f"CITY {c}" in out for c in ("OSLO", "LIMA", "ROME"))
+    assert "speaking from" not in out  # each spoken city is already on a kept slide
