@@ -109,7 +109,7 @@ def question_terms(question: str) -> tuple[set[str], list[tuple[str, ...]]]:
     the first word, and numbers are exact phrases.
 
     >>> question_terms("Which city was named on the slide titled 'RAINFORESTS 3'?")[1]
-    [('rainforests', '3')]
+    [('rainforests', '3'), ('3',)]
     """
     phrases: list[tuple[str, ...]] = []
     for m in _QUOTED.finditer(question):
