@@ -113,3 +113,15 @@ def best_option(scores: list[float], margin: float = 0.05) -> int | None:
     if scores[order[0]] <= 0 or (len(order) > 1 and scores[order[0]] - scores[order[1]] < margin):
         return None
     return order[0]
+
+
+def focus(segments: list[list[str]], cue: str, cfg: Any = None, window: int = 1) -> list[list[str]]:
+    """The segment that best matches ``cue`` (the question's own words, e.g. "secret word") and the
+    ``window`` segments after it, joined: where the answer is said. Long clips hold many
+    sentences whose phones match a short option by chance; the cue phrase narrows the search to
+    the utterance the question is about. Without a usable cue: all segments."""
+    pat = option_phones(cue, cfg)
+    if not pat or not segments:
+        return segments
+    best = min(range(len(segments)), key=lambda i: substring_distance(pat, segments[i]))
+    return [[p for seg in segments[best : best + 1 + window] for p in seg]]
