@@ -2,7 +2,8 @@
 
 Starts the real CLI (``python -m videonav.agent.cli demo``) on 127.0.0.1 with a free port and a
 fresh store, indexes the generated 2-minute sample, asks one of its questions, checks that the
-answer panel, the trace table and the timeline highlights are filled, makes chapters, and saves
+answer panel, the trace table and the timeline highlights are filled, plays the cited evidence,
+a timeline bar and a chapter in the player, makes chapters, and saves
 screenshots (``$VIDEONAV_DEMO_SCREENSHOT`` or the test's tmp dir; the paths are printed).
 Every request the page makes to another host (e.g. web fonts) is aborted: the test only talks
 to 127.0.0.1. Run with ``python -m pytest -m browser tests/test_demo_browser.py -s``.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -78,6 +80,14 @@ def _local_only(route) -> None:  # type: ignore[no-untyped-def]
         route.abort()
 
 
+def _click_first_row(page, table: str, header: str) -> None:  # type: ignore[no-untyped-def]
+    """Click the first body cell under ``header``: gradio's dataframe cells are not plain visible
+    ``td`` elements, so the click goes to the place just below the header cell."""
+    box = page.locator(table).get_by_text(header, exact=True).first.bounding_box()
+    assert box, f"{table}: no {header!r} header"
+    page.mouse.click(box["x"] + 8, box["y"] + box["height"] + 22)
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists() or shutil.which("chromium") is None,
                     reason="Debian's chromium is not installed")
 def test_demo_in_headless_chromium(demo_server, tmp_path: Path, tiny_video) -> None:
@@ -91,6 +101,8 @@ def test_demo_in_headless_chromium(demo_server, tmp_path: Path, tiny_video) -> N
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.route("**/*", _local_only)
             page.goto(url, wait_until="domcontentloaded")
+            sync_api.expect(page.locator("#vn-index")).to_be_visible(timeout=60_000)
+            assert not page.locator("#vn-upload").is_visible()  # sample mode: no upload box
             page.locator("#vn-index").click()  # the sample video is the default source
             status = page.locator("#vn-status")
             sync_api.expect(status).to_contain_text("Indexed", timeout=300_000)
@@ -112,7 +124,24 @@ def test_demo_in_headless_chromium(demo_server, tmp_path: Path, tiny_video) -> N
             assert page.locator("#vn-trace tbody tr").count() >= 1
             assert page.locator("#vn-timeline .vn-evidence, #vn-timeline .vn-cite").count() >= 1
             assert page.locator("#vn-timeline .vn-visited").count() >= 1
+            assert text.count("Confidence") == 1 and page.locator("#vn-confidence").count() == 0
             assert "Traceback" not in page.content()
+
+            player, playing = page.locator("#vn-player video"), page.locator("#vn-play-status")
+            _click_first_row(page, "#vn-evidence", "cited text")  # play the evidence
+            sync_api.expect(playing).to_contain_text("Playing", timeout=60_000)
+            sync_api.expect(player).to_have_attribute("src", re.compile(r".+"), timeout=30_000)
+            page.wait_for_function("() => { const v = document.querySelector('#vn-player video');"
+                                   " return v && v.readyState >= 1 && v.duration > 0; }", timeout=30_000)
+            first_src = player.get_attribute("src")
+            bar = page.locator("#vn-timeline g.vn-bar.vn-level-1").last  # a timeline bar plays its span
+            nid = bar.get_attribute("data-node")
+            bar.click()
+            sync_api.expect(playing).to_contain_text(f"[{nid}]", timeout=60_000)
+            sync_api.expect(player).not_to_have_attribute("src", first_src or "", timeout=30_000)
+            play_shot = shot.with_name(shot.stem + "_player.png")
+            page.screenshot(path=str(play_shot), full_page=True)
+            print(f"screenshot: {play_shot}")
             page.screenshot(path=str(shot), full_page=True)
             truth = q["options"][q["answer"]]
             print(f"\nquestion: {q['question']}\nanswer panel: {text.splitlines()[0]}  (truth: {truth})")
@@ -122,6 +151,8 @@ def test_demo_in_headless_chromium(demo_server, tmp_path: Path, tiny_video) -> N
             page.locator("#vn-chapters").click()
             sync_api.expect(page.locator("#vn-chapters-status")).to_contain_text("chapters", timeout=120_000)
             assert page.locator("#vn-chapter-table tbody tr").count() >= 1
+            _click_first_row(page, "#vn-chapter-table", "start")  # a chapter's start time plays it
+            sync_api.expect(playing).to_contain_text("chapter 1", timeout=60_000)
             with page.expect_download(timeout=60_000) as dl:
                 page.locator("#vn-dl-webvtt").click()
             vtt = Path(dl.value.path()).read_text(encoding="utf-8")
@@ -133,6 +164,7 @@ def test_demo_in_headless_chromium(demo_server, tmp_path: Path, tiny_video) -> N
             junk = tmp_path / "holiday.mp4"  # right extension, wrong content: the server must refuse it
             junk.write_text("not a video\n" * 100)
             page.get_by_role("radio", name="upload").check()
+            sync_api.expect(page.locator("#vn-upload")).to_be_visible(timeout=30_000)
             page.locator("#vn-upload input[type=file]").set_input_files(str(junk))
             page.wait_for_timeout(1500)  # let the upload finish before indexing
             page.locator("#vn-index").click()

@@ -4,7 +4,7 @@ Why here and not in ``ui``: these are plain functions of the service and the pag
 call them as gradio does), and the one piece of browser code, :data:`PLAYER_JS`, sits next to the
 handler it feeds. The timeline is SVG inside a ``gr.HTML``, which has no click event of its own:
 the script forwards a click on any element with ``data-start``/``data-end`` into a hidden textbox
-(``#vn-seek``), whose ``input`` event runs :func:`on_seek`.
+(``#vn-seek``), whose ``change`` event runs :func:`on_seek` (a nonce makes every click a change).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ Span3 = tuple[str, float, float]  # (label, start, end): what a clicked row play
 
 PLAYER_JS = """
 () => {
+  window.vnPlayerBridge = true;
   document.addEventListener('click', (ev) => {
     const el = ev.target && ev.target.closest ? ev.target.closest('#vn-timeline [data-start]') : null;
     if (!el) return;
@@ -29,6 +30,7 @@ PLAYER_JS = """
     if (!box) return;
     box.value = [el.dataset.start, el.dataset.end, el.dataset.node || '', Date.now()].join(',');
     box.dispatchEvent(new Event('input', {bubbles: true}));
+    box.dispatchEvent(new Event('change', {bubbles: true}));
   });
 }
 """

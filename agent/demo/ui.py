@@ -336,7 +336,7 @@ def build_app(svc: DemoService) -> Any:
 
         chapters_btn.click(chapters_cb, [state, llm_titles],
                            [chapters_status, chapter_table, chapter_spans, *downloads])
-        seek.input(functools.partial(on_seek, svc), [state, seek], [player, play_status])
+        seek.change(functools.partial(on_seek, svc), [state, seek], [player, play_status])
         search_io = ([search_box], [search_status, hit_table, hits_state])
         search_btn.click(functools.partial(on_search, svc), *search_io)
         search_box.submit(functools.partial(on_search, svc), *search_io)
