@@ -10,8 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from videonav.rl.captioner.model import CaptionerModelConfig
 
@@ -62,26 +61,14 @@ class CaptionerRunConfig(_Strict):
 
 
 def load_captioner_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> CaptionerRunConfig:
-    """YAML (or a packaged name like ``captioner_tiny``) + dotted overrides (None values ignored)."""
-    raw: dict[str, Any] = {}
-    if path is not None:
-        p = Path(path)
-        if not p.is_file():
-            packaged = Path(__file__).resolve().parent.parent / "configs" / f"{Path(str(path)).stem}.yaml"
-            if not packaged.is_file():
-                raise ValueError(f"captioner config {path}: no such file (packaged ones: rl/configs/captioner_*.yaml)")
-            p = packaged
-        raw = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    for key, value in (overrides or {}).items():
-        if value is None:
-            continue
-        node = raw
-        *parents, last = key.split(".")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    try:
-        return CaptionerRunConfig(**raw)
-    except ValidationError as e:
-        first = e.errors()[0]
-        raise ValueError(f"captioner config {path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    """YAML (or a packaged name like ``captioner_tiny``) + dotted overrides (None values ignored),
+    through the one config loader (:func:`videonav.agent.config.load_model`)."""
+    from videonav.agent.config import load_model
+
+    if path is not None and not Path(path).is_file():
+        packaged = Path(__file__).resolve().parent.parent / "configs" / f"{Path(str(path)).stem}.yaml"
+        if not packaged.is_file():
+            raise ValueError(f"captioner config {path}: no such file (packaged ones: rl/configs/captioner_*.yaml)")
+        path = packaged
+    kept = {k: v for k, v in (overrides or {}).items() if v is not None}
+    return load_model(CaptionerRunConfig, path, kept, what="captioner config")
