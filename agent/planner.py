@@ -28,7 +28,7 @@ from langgraph.runtime import Runtime
 from videonav.agent.actions import LETTERS, Action, ParseFailure, option_index, parse_action, tool_schemas
 from videonav.agent.config import RunConfig
 from videonav.agent.episode import Episode
-from videonav.agent.extract import LARGE_BACKENDS, Extracted, free_answer
+from videonav.agent.extract import LARGE_BACKENDS, Extracted, extract, free_answer
 from videonav.agent.llm.base import LLM
 from videonav.agent.observe import cite
 from videonav.agent.result import AskResult, Span
@@ -129,7 +129,7 @@ class Planner:
         self._update_confidence(ep)
         step.confidence = ep.confidence
         step.seconds = time.perf_counter() - t
-        if ep.options and self.scorer is not None and ep.halt_if_confident(self.cfg.planner.confidence_threshold,
+        if (not ep.options or self.scorer is not None) and ep.halt_if_confident(self.cfg.planner.confidence_threshold,
                                                                             self.cfg.planner.min_reads):
             return {"round": rnd, "done": True}
         return {"round": rnd}
@@ -210,6 +210,8 @@ class Planner:
         s = self._scores(ep)
         if s is not None:
             ep.confidence = float(self.scorer.confidence(s))  # type: ignore[union-attr]
+        elif not ep.options:  # free text halts on the extractive reader's confidence, as options do on the scorer's
+            ep.confidence = float(extract(ep.question, ep.reads, self.embedder).confidence)
 
     def _current_letter(self, ep: Episode) -> str:
         s = self._scores(ep)

@@ -141,3 +141,20 @@ def test_planner_answer_action_shown_only_when_supported() -> None:
         llm = ScriptedLLM([call("search", query="red slide number"), call("answer", answer=said, confidence=0.9)])
         res = Planner(cfg, llm, EMB, None).ask(_tree_source(), q, [])
         assert res.answer == shown and res.evidence and "4821" in (res.evidence[0].text or "")
+
+
+def test_free_text_halts_once_the_reader_is_confident() -> None:
+    """Without options the planner stops on the extractive reader's confidence, not at the budget."""
+    def call(name: str, **args: object) -> str:
+        return "<tool_call>" + json.dumps({"name": name, "arguments": args}) + "</tool_call>"
+
+    q = "What number was shown on the red slide?"
+    script = [call("search", query="red slide number")] + [call("search", query=f"more {i}") for i in range(6)]
+    over = ["planner.decoding=tools", "planner.prior=none", "budget.max_captions=40", "budget.max_rounds=8",
+            "planner.min_reads=1"]
+    res = Planner(load_config(overrides=over), ScriptedLLM(script), EMB, None).ask(_tree_source(), q, [])
+    assert res.answer == "4821"
+    assert res.halted_by == "confident" and res.cost.rounds == 1
+    unanswerable = "Which animal did the narrator mention at the zoo?"  # nothing read answers it: no early stop
+    res = Planner(load_config(overrides=over), ScriptedLLM(script), EMB, None).ask(_tree_source(), unanswerable, [])
+    assert res.halted_by != "confident" and res.cost.rounds > 1
