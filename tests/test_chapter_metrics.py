@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import doctest
+import importlib.util
 
 import numpy as np
 import pytest
@@ -93,6 +94,11 @@ TITLED_TRUE = [(0.0, 10.0, "Making fresh pasta at home"), (10.0, 20.0, "Eating d
 TITLED_SHIFTED = [(0.0, 12.0, "Making fresh pasta at home"), (12.0, 20.0, "Eating dinner outside with friends")]
 
 
+needs_coco = pytest.mark.skipif(importlib.util.find_spec("pycocoevalcap") is None,
+                                reason="pycocoevalcap (videonav[eval]) is not installed")
+
+
+@needs_coco
 def test_dvc_cider_follows_the_tiou_protocol() -> None:
     out = cm.dvc_title_scores({"v": (TITLED_SHIFTED, TITLED_TRUE)}, meteor=False, tokenizer="simple")
     per = {t: s["CIDEr"] for t, s in out["per_tiou"].items()}
@@ -101,6 +107,7 @@ def test_dvc_cider_follows_the_tiou_protocol() -> None:
     assert out["CIDEr"] == pytest.approx(7.5) and out["METEOR"] is None
 
 
+@needs_coco
 def test_dvc_wrong_titles_and_missing_videos_score_low() -> None:
     wrong = [(0.0, 10.0, "Volcano eruption"), (10.0, 20.0, "Space rockets launch")]
     out = cm.dvc_title_scores({"v": (wrong, TITLED_TRUE)}, meteor=False, tokenizer="simple")
@@ -110,6 +117,7 @@ def test_dvc_wrong_titles_and_missing_videos_score_low() -> None:
     assert both["CIDEr"] == pytest.approx(5.0)  # the video without predictions counts as 0
 
 
+@needs_coco
 def test_dvc_without_java_skips_meteor_with_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     from videonav.agent.evaluation import caption_metrics
 

@@ -451,3 +451,23 @@ def test_no_summary_sentence_has_words_absent_from_its_chapter(seed: int) -> Non
             for sent in split_sentences(out.summary):
                 assert not ungrounded_words(sent, " ".join(units)), (sent, units[:2])
 
+
+
+def test_llm_title_that_drops_the_chapter_card_is_rejected() -> None:
+    """A grounded LLM title that does not carry the card's name ("The Secret Word: Orchid" for a
+    MOUNTAINS chapter) loses to the card; one that keeps the name is kept."""
+    from videonav.agent.chapters.titles import ChapterWriter
+    from videonav.tools.embed import HashingEmbedder
+
+    units = ['On-screen text: "CHAPTER 4 | MOUNTAINS" on teal. Speech: "Welcome to the chapter about mountains."',
+             'On-screen text: "MOUNTAINS 2 | NUMBER 9304" on green. Speech: "Remember the secret word: orchid."',
+             'On-screen text: "MOUNTAINS 3 | NUMBER 5955" on blue.']
+    for reply, want, kept in [("Title: The Secret Word: Orchid\nSummary: Remember the secret word: orchid.",
+                               "Mountains", False),
+                              ("Title: Mountains and Their Secret Word\nSummary: Remember the secret word: orchid.",
+                               "Mountains and Their Secret Word", True)]:
+        llm = ScriptedLLM([reply])
+        w = ChapterWriter(HashingEmbedder(), llm)
+        out = w.write(units, span=(900.0, 1200.0))
+        assert out.title == want
+        assert (w.rejected["not_card"] == 0) == kept

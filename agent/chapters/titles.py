@@ -227,7 +227,8 @@ class ChapterWriter:
         self.template = load_prompt()
         self.stats: dict[str, int] = {"llm_calls": 0, "llm_titles": 0, "llm_summaries": 0,
                                       "prompt_tokens": 0, "completion_tokens": 0}
-        self.rejected: dict[str, int] = {"empty": 0, "unusable": 0, "generic": 0, "raw_ocr": 0, "ungrounded": 0}
+        self.rejected: dict[str, int] = {"empty": 0, "unusable": 0, "generic": 0, "raw_ocr": 0, "ungrounded": 0,
+                                      "not_card": 0}
         self.terms = TermStats([])
 
     def set_chapters(self, chapters: Sequence[Sequence[str]]) -> None:
@@ -260,6 +261,12 @@ class ChapterWriter:
                 if first:
                     titles.append(compress_title(first[0], self.max_words))
         return next((t for t in titles if len(t.split()) >= 3), next((t for t in titles if t), "Untitled"))
+
+    def _card(self, texts: Sequence[str]) -> str:
+        """The chapter card's title when the chapter shows one (on-screen fields), else ''."""
+        if not texts or not fielded(texts):
+            return ""
+        return card_title(texts, self.terms if self.terms.df else TermStats([list(texts)])) or ""
 
     def extractive_summary(self, texts: Sequence[str]) -> str:
         return self.summariser([t for t in texts if t.strip()])
@@ -311,6 +318,12 @@ class ChapterWriter:
         source_text = " ".join([*texts, *(ln for r in raw for ln in r)])
         t_ok = self._check(title, source_text, usable_title(title, self.max_words), is_title=True)
         s_ok = self._check(summary, source_text, usable_summary(summary), is_title=False)
+        card = self._card(units)
+        words = re.compile(r"[a-z0-9]+")
+        if t_ok and card and not set(words.findall(card.lower())) <= set(words.findall(title.lower())):
+            # the video names its chapter on a card: an LLM title must keep that name
+            self.rejected["not_card"] += 1
+            t_ok = False
         self.stats["llm_titles"] += int(t_ok)
         self.stats["llm_summaries"] += int(s_ok)
         if not texts:
