@@ -129,7 +129,8 @@ class Planner:
         self._update_confidence(ep)
         step.confidence = ep.confidence
         step.seconds = time.perf_counter() - t
-        if (not ep.options or self.scorer is not None) and ep.halt_if_confident(self.cfg.planner.confidence_threshold,
+        threshold = self.cfg.planner.confidence_threshold if ep.options else self.cfg.planner.free_text_threshold
+        if (not ep.options or self.scorer is not None) and ep.halt_if_confident(threshold,
                                                                             self.cfg.planner.min_reads):
             return {"round": rnd, "done": True}
         return {"round": rnd}
