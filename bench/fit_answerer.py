@@ -17,14 +17,13 @@ the proxy of the hidden egocentric 180-caption set. Generated: ``all``/``nav``/`
 answerer_gen). The fit pools NExT-QA all/top4/top8/top12 and generated all/nav/noev (generated
 rows weighted ``--gen-weight``). Confidence = sigmoid(a * top-2 margin + b) fitted on the same
 pool; ECE uses 10 equal-width bins. ``before`` = ``--baseline`` (the weights this refit replaced).
-Measured tables: bench/results/answerer_refit.txt. Headline (``--cached-only``: 2833 of 3855 train
-questions had vectors within the session; all 1141 dev questions):
+Measured tables: bench/results/answerer_refit.txt. Headline (all 3855 train questions; all 1141 dev):
 
-    NExT-QA dev, all captions          53.4%  (before 52.5%; MiniLM mean sim qo_mean 40.8%)
-    spliced 180 captions, all / top12  47.3 / 46.8%  (before 44.6 / 48.2%)
+    NExT-QA dev, all captions          53.9%  (before 52.5%; MiniLM mean sim qo_mean 40.8%)
+    spliced 180 captions, all / top12  46.8 / 47.1%  (before 44.6 / 48.2%)
     generated held-out, all captions   colour-number 100, city 100, spoken-word 83, chapter-order 81,
                                        number-chapter 91, colour-shape 39 (chance 25)  (before 64.2% overall)
-    ECE dev all 0.036 (before 0.030); generated nav 0.098 (before 0.092): about as calibrated as before
+    ECE dev all 0.035 (before 0.030); generated nav 0.099 (before 0.092): about as calibrated as before
 """
 
 from __future__ import annotations

