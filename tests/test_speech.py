@@ -343,3 +343,17 @@ def test_sample_generator_defaults_unchanged(tmp_path: Path) -> None:
     with av.open(str(tmp_path / "sample_0.5min.mp4")) as c:
         assert [s.type for s in c.streams] == ["video"]
     assert load_audio(make_video(tmp_path / "x.mp4", 2, tone(2))).size > 1.9 * SR
+
+
+@pytest.mark.parametrize("content", [b"", b"not a video at all\n" * 40])
+def test_transcribe_of_a_non_media_file_is_one_error_line_and_writes_nothing(tmp_path: Path, content: bytes,
+                                                                               capsys: pytest.CaptureFixture) -> None:
+    from videonav.agent.cli import main
+
+    bad = tmp_path / "notes.txt"
+    bad.write_bytes(content)
+    rc = main(["transcribe", str(bad), "--store", str(tmp_path / "s.sqlite")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 1 and len(err) == 1 and "Errno" not in err[0], err
+    assert "cannot open the audio track" in err[0] or "no audio stream" in err[0]
+    assert not (tmp_path / "notes.srt").exists() and not (tmp_path / "s.sqlite").exists()

@@ -67,6 +67,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"videonav transcribe: error: {out} exists (it may be a subtitle file you made); pass -o FILE or "
               "--force", file=sys.stderr)
         return 1
+    from videonav.tools.speech.audio import AudioUnreadable, NoAudio, open_audio
+
+    try:  # nothing to transcribe: say so, and write no empty subtitle file
+        open_audio(args.video)[0].close()
+    except (AudioUnreadable, NoAudio) as e:
+        print(f"videonav transcribe: error: {str(e).split('; pass --asr none')[0]}", file=sys.stderr)
+        return 1
     cfg = load_run_config(args, asr_overrides(args))
     name, note = resolve_backend(cfg.asr.backend)
     if name is None:

@@ -18,6 +18,7 @@ import warnings
 import wave
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,6 +43,24 @@ def resample(x: np.ndarray, sr_in: int, sr_out: int = SAMPLE_RATE) -> np.ndarray
     return np.interp(np.arange(n) * (sr_in / sr_out), np.arange(len(x)), x).astype(np.float32)
 
 
+def open_audio(path: Path | str) -> tuple[Any, list[Any]]:
+    """(PyAV container, its audio streams); :class:`AudioUnreadable` / :class:`NoAudio` say why not."""
+    import av
+
+    from videonav.tools.video.probe import ffmpeg_reason
+
+    try:
+        container = av.open(str(path))
+    except (av.FFmpegError, OSError) as e:
+        raise AudioUnreadable(f"{path}: cannot open the audio track ({ffmpeg_reason(e)}); "
+                              "pass --asr none to index without speech") from None
+    streams = list(container.streams.audio)
+    if not streams:
+        container.close()
+        raise NoAudio(f"{path}: no audio stream; nothing to transcribe")
+    return container, streams
+
+
 def iter_chunks(path: Path | str, chunk_seconds: float = 60.0) -> Iterator[tuple[float, np.ndarray]]:
     """(start second, samples) of the first audio stream, ~``chunk_seconds`` each, cut in quiet frames.
 
@@ -50,15 +69,8 @@ def iter_chunks(path: Path | str, chunk_seconds: float = 60.0) -> Iterator[tuple
     """
     import av
 
-    try:
-        container = av.open(str(path))
-    except (av.FFmpegError, OSError) as e:
-        raise AudioUnreadable(f"{path}: cannot open the audio track ({e}); pass --asr none to index without speech") \
-            from None
+    container, streams = open_audio(path)
     with container:
-        streams = list(container.streams.audio)
-        if not streams:
-            raise NoAudio(f"{path}: no audio stream; nothing to transcribe")
         resampler = av.AudioResampler(format="flt", layout="mono", rate=SAMPLE_RATE)
         buf: list[np.ndarray] = []
         have, t0 = 0, 0.0
