@@ -61,7 +61,10 @@ def main(args: argparse.Namespace) -> int:
         print(f"videonav transcribe: error: -o {out}: the output must end in .srt or .vtt", file=sys.stderr)
         return 2
     if not args.video.is_file():
-        print(f"videonav transcribe: error: {args.video}: no such file", file=sys.stderr)
+        from videonav.memory.paths import missing_reason
+
+        why = missing_reason(args.video) or f"{args.video}: is a directory; pass a video or audio file"
+        print(f"videonav transcribe: error: {why}", file=sys.stderr)
         return 1
     if out.exists() and not args.force and args.output is None:
         print(f"videonav transcribe: error: {out} exists (it may be a subtitle file you made); pass -o FILE or "
