@@ -79,7 +79,8 @@ class LibraryResult:
                 "video_seconds_per_second": vs / self.wall_seconds if self.wall_seconds else 0.0,
                 "results": [{"video": str(o.job.path), "status": o.status, "tree_key": o.tree_key,
                              "video_seconds": o.video_seconds, "wall_seconds": o.wall_seconds,
-                             "error": o.error, "run_id": o.summary.get("run_id")} for o in self.outcomes]}
+                             "error": o.error, "run_id": o.summary.get("run_id"),
+                             "cores": o.summary.get("cores")} for o in self.outcomes]}
 
 
 OnVideo = Callable[[VideoOutcome, int, int], None]
@@ -236,7 +237,8 @@ def fatal(e: BaseException) -> bool:
 
 # -- the plain loop ------------------------------------------------------------------------------
 class _Shared:
-    """The loop's one captioner, lent to each video: the indexer closes what it is given, this stays open."""
+    """One captioner lent to each video (the loop's, a Ray worker's): the indexer closes what it is
+    given, this stays open."""
 
     def __init__(self, inner: Any) -> None:
         self._inner = inner
@@ -246,6 +248,11 @@ class _Shared:
 
     def close(self) -> None:
         pass
+
+
+def shared(captioner: Any) -> Any:
+    """``captioner`` lent to one video: the indexer's ``close`` leaves it open for the next."""
+    return _Shared(captioner)
 
 
 def index_library(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | None = None,

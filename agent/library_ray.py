@@ -2,9 +2,15 @@
 
 Why this shape:
 
-- **One task per video** (``num_cpus=1``, ``OMP_THREAD_LIMIT=1`` inside, so tesseract and torch
-  use the one core the task holds): a tree is built bottom-up, parents after their children, so a
-  video is the natural unit of work; whole videos also keep each file's decoder sweeping forward.
+- **One task per video, on the cores it holds** (``num_cpus=1``; ``OMP_THREAD_LIMIT=1``; on a
+  local cluster the task is pinned to a core of its own, :mod:`videonav.agent.cpu_slots`, so
+  FFmpeg's decoder threads, tesseract and the indexer's OCR thread share that one core instead of
+  spreading over the node): a tree is built bottom-up, parents after their children, so a video is
+  the natural unit of work; whole videos also keep each file's decoder sweeping forward.
+- **Workers are reused**: Ray keeps a worker process for the next video, and the worker keeps its
+  CPU captioner (built once per process and configuration, as the plain loop keeps one), so
+  imports and model loads are paid once per worker, not per video. The driver hands a worker its
+  next video before merging the last one, so merges do not leave a worker idle.
 - **Shards, then one writer.** A task indexes into its own shard store
   (``<shard dir>/<video>.sqlite``; every caption is written as it is made, so a retried task or a
   rerun after a killed driver resumes per node) and returns the tree; the driver merges it into the
@@ -22,7 +28,9 @@ Why this shape:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import logging
 import os
 import time
@@ -44,6 +52,7 @@ from videonav.agent.library import (
     fatal,
     job_config,
     record_run,
+    shared,
 )
 from videonav.memory.store import Store
 from videonav.tools.config import CaptionerConfig
@@ -107,20 +116,51 @@ class CaptionerActor:
         return describe_many(self.cap, requests)
 
 
+_CAPTIONERS: dict[str, Any] = {}  # per worker process: CPU captioners kept between videos
+
+
+def _worker_captioner(cfg: CaptionerConfig) -> Any:
+    """This process's captioner for ``cfg``: built on its first video, lent to the next ones."""
+    key = json.dumps(cfg.model_dump(mode="json"), sort_keys=True)
+    if key not in _CAPTIONERS:
+        from videonav.tools.captioners.base import make_captioner
+
+        _CAPTIONERS[key] = make_captioner(cfg)
+    return shared(_CAPTIONERS[key])
+
+
 def index_into_shard(job: VideoJob, cfg: RunConfig, shard: Path, remote: RemoteCaptioner | None = None,
-                     factory: CaptionerFactory | None = None, cpus: int = 1) -> dict[str, Any]:
+                     factory: CaptionerFactory | None = None, cpus: int = 1, pin: bool = False) -> dict[str, Any]:
     """Index one video into its shard store and return what the driver merges (runs on a worker).
 
-    The task holds ``cpus`` CPUs and uses no more: tesseract single-threaded (``OMP_THREAD_LIMIT=1``)
-    and at most ``cpus`` OCR processes (``captioner.ocr_workers``: parallelism only, not in the tree key).
+    The task holds ``cpus`` CPUs and uses no more: tesseract single-threaded (``OMP_THREAD_LIMIT=1``),
+    at most ``cpus`` OCR processes (``captioner.ocr_workers``: parallelism only, not in the tree key)
+    and, with ``pin``, the whole process on ``cpus`` cores no other task of this node holds.
     """
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    from videonav.agent.cpu_slots import pinned
+
+    with pinned(cpus) if pin else contextlib.nullcontext() as cores:
+        out = _index_into_shard(job, cfg, shard, remote, factory, cpus)
+    out["cores"] = sorted(cores) if cores else None
+    return out
+
+
+def _index_into_shard(job: VideoJob, cfg: RunConfig, shard: Path, remote: RemoteCaptioner | None,
+                      factory: CaptionerFactory | None, cpus: int) -> dict[str, Any]:
     from videonav.tools.video.index import index_video
 
     c = job_config(job, cfg)
     if c.captioner.ocr_workers > cpus:
         c = c.model_copy(update={"captioner": c.captioner.model_copy(update={"ocr_workers": max(1, cpus)})})
-    impl = remote if remote is not None else (factory(c.captioner) if factory else None)
+    if remote is not None:
+        impl: Any = remote
+    elif factory is not None:
+        impl = factory(c.captioner)
+    elif c.captioner.backend in GPU_BACKENDS:
+        impl = None  # a model without an actor: loaded per video (and freed), never kept by a worker
+    else:
+        impl = _worker_captioner(c.captioner)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         shard.parent.mkdir(parents=True, exist_ok=True)
@@ -168,24 +208,25 @@ def _remove_shard(shard: Path) -> None:
         Path(str(shard) + suffix).unlink(missing_ok=True)
 
 
-def _init(ray: Any, address: str | None, workers: int | None) -> bool:
-    """Connect (``address`` or ``RAY_ADDRESS``) or start a local cluster; True when we started it."""
+def _init(ray: Any, address: str | None, workers: int | None) -> tuple[bool, bool]:
+    """Connect (``address`` or ``RAY_ADDRESS``) or start a local cluster: (we called ``ray.init``,
+    the cluster is a local one we started)."""
     if ray.is_initialized():
-        return False
+        return False, False
     addr = address or os.environ.get("RAY_ADDRESS") or None
     quiet = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
     if addr and addr != "local":
         ray.init(address=addr, logging_level=logging.ERROR, log_to_driver=False)
-        return True
+        return True, False
     ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, **quiet)
-    return True
+    return True, True
 
 
 def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | None = None,
               address: str | None = None, workers: int | None = None, shard_dir: Path | str | None = None,
               max_retries: int = 3, actors: int | None = None, actor_gpus: float = 1.0,
               captioner_factory: CaptionerFactory | None = None, keep_shards: bool = False,
-              cpus_per_task: int = 1) -> LibraryResult:
+              cpus_per_task: int = 1, pin_cpus: bool | None = None) -> LibraryResult:
     """Index ``jobs`` into ``cfg.store.path`` on Ray; the driver is the store's one writer.
 
     ``address``: ``None`` = ``RAY_ADDRESS`` or else a local cluster of ``workers`` CPUs; ``"auto"`` or
@@ -193,13 +234,16 @@ def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | N
     (default ``<store dir>/.videonav-shards``) must be reachable by the workers at the same path.
     ``actors``: captioner actors (default: one per cluster GPU for GPU backends, else none), each
     holding ``actor_gpus`` GPUs. ``captioner_factory`` builds the captioner instead of the registry.
-    ``cpus_per_task``: CPUs each video task holds (and its OCR processes).
+    ``cpus_per_task``: CPUs each video task holds (and its OCR processes). ``pin_cpus``: pin each
+    task to cores of its own (default: on a local cluster started here; other programs' tasks on a
+    shared cluster are not pinned, so there it is opt-in).
     """
     ray = _import_ray()
     t0 = time.perf_counter()
     shards = Path(shard_dir) if shard_dir else Path(cfg.store.path).expanduser().resolve().parent / ".videonav-shards"
     outcomes: dict[int, VideoOutcome] = {}
-    started = _init(ray, address, workers * cpus_per_task if workers else None)
+    started, local = _init(ray, address, workers * cpus_per_task if workers else None)
+    pin = local if pin_cpus is None else pin_cpus
     try:
         with Store(cfg.store.path) as store:
             todo: list[tuple[int, VideoJob, str]] = []
@@ -226,7 +270,7 @@ def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | N
                     on_video(outcomes[i], len(outcomes), len(jobs))
             if todo:
                 _run_tasks(ray, store, cfg, todo, outcomes, len(jobs), shards, on_video, workers, max_retries,
-                           actors, actor_gpus, captioner_factory, keep_shards, cpus_per_task)
+                           actors, actor_gpus, captioner_factory, keep_shards, cpus_per_task, pin)
     finally:
         if started:
             ray.shutdown()
@@ -257,7 +301,7 @@ def _actors(ray: Any, cfg: RunConfig, actors: int | None, gpus: float, factory: 
 def _run_tasks(ray: Any, store: Store, cfg: RunConfig, todo: list[tuple[int, VideoJob, str]],
                outcomes: dict[int, VideoOutcome], total: int, shards: Path, on_video: OnVideo | None,
                workers: int | None, max_retries: int, actors: int | None, actor_gpus: float,
-               factory: CaptionerFactory | None, keep_shards: bool, cpus: int) -> None:
+               factory: CaptionerFactory | None, keep_shards: bool, cpus: int, pin: bool) -> None:
     pool = _actors(ray, cfg, actors, actor_gpus, factory, max_retries)
     task = ray.remote(index_into_shard).options(num_cpus=cpus, max_retries=max_retries, retry_exceptions=False)
     window = max(1, workers or len(todo))
@@ -268,13 +312,15 @@ def _run_tasks(ray: Any, store: Store, cfg: RunConfig, todo: list[tuple[int, Vid
         while queue and len(pending) < window:
             i, job, dk = queue.pop(0)
             remote = RemoteCaptioner(*pool[i % len(pool)]) if pool else None
-            ref = task.remote(job, cfg, shard_path(shards, job), remote, None if pool else factory, cpus)
+            ref = task.remote(job, cfg, shard_path(shards, job), remote, None if pool else factory, cpus,
+                              pin and not pool)
             pending[ref] = (i, job, dk, time.perf_counter())
 
     submit()
     while pending:
         ready, _ = ray.wait(list(pending), num_returns=1)
         i, job, dk, t1 = pending.pop(ready[0])
+        submit()  # the freed worker starts its next video while this one is merged
         try:
             payload = ray.get(ready[0])
         except ray.exceptions.RayError as e:  # the video failed on its worker (or the worker died past retries)
@@ -288,6 +334,7 @@ def _run_tasks(ray: Any, store: Store, cfg: RunConfig, todo: list[tuple[int, Vid
                 merge_payload(store, payload)
                 summary = record_run(store, cfg, job, payload["tree_key"], payload["tree"].video_id,
                                      payload["stats"], dk)
+                summary["cores"] = payload.get("cores")  # where it ran (None: not pinned)
             except Exception as e:  # noqa: BLE001 - a broken target store stops the run, anything else is this video's
                 if fatal(e):
                     raise
@@ -299,5 +346,4 @@ def _run_tasks(ray: Any, store: Store, cfg: RunConfig, todo: list[tuple[int, Vid
                                            time.perf_counter() - t1, summary=summary)
         if on_video:
             on_video(outcomes[i], len(outcomes), total)
-        submit()
 
