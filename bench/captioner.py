@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import time
 from pathlib import Path
 
@@ -64,6 +65,9 @@ def main() -> int:
     ap.add_argument("--eval-seeds", default="200-201")
     ap.add_argument("--minutes", type=float, default=3.0)
     ap.add_argument("--eval-limit", type=int, default=12)
+    ap.add_argument("--config", default="captioner_sft", help="run config (captioner_ocr: the OCR-prompt model)")
+    ap.add_argument("--sft-model", help="a trained SFT captioner dir: score it instead of training one here")
+    ap.add_argument("--rl-model", help="a trained SCST captioner dir (with --sft-model)")
     ap.add_argument("--work", default="runs/bench_captioner")
     ap.add_argument("--out", default="bench/results/captioner.txt")
     args = ap.parse_args()
@@ -76,20 +80,30 @@ def main() -> int:
             "train.save_steps": 10 ** 6, "train.log_steps": 1, "train.threads": 1,
             "data.train_seeds": seeds(args.train_seeds), "data.eval_seeds": seeds(args.eval_seeds),
             "data.minutes": args.minutes}
-    cfg = load_captioner_config("captioner_sft", over)
-    pairs = pairs_for(cfg.data, "eval", cfg.model.frames)[:args.eval_limit]
+    if args.sft_model:  # score given models: keep their config's training fields, take the eval data from here
+        over = {k: v for k, v in over.items() if not k.startswith("train.")}
+    cfg = load_captioner_config(args.config, over)
+    pairs = pairs_for(cfg.data, "eval", cfg.model.frames)[:args.eval_limit or None]
     refs = {p.clip_id: p.refs for p in pairs}
     log = lambda m: print(m, flush=True)  # noqa: E731
     preds: dict[str, dict[str, str]] = {}
     train: dict[str, dict] = {}
     preds["classic"], classic_s = classic_captions(pairs)
     log(f"classic: {len(pairs)} clips in {classic_s:.0f} s")
+    given = {"sft": args.sft_model, "sft+scst": args.rl_model}
     for kind in ("sft", "sft+scst"):
         c0 = time.process_time()
+        if args.sft_model:
+            if not given[kind]:
+                continue
+            t0 = time.perf_counter()
+            preds[kind] = caption_pairs(given[kind], cfg, pairs, batch=8)
+            log(f"{kind}: captioned {len(pairs)} clips in {time.perf_counter() - t0:.0f} s")
+            continue
         if kind == "sft":
             res = train_sft(cfg, log=log)
         else:
-            rcfg = load_captioner_config("captioner_sft", {**over, "train.steps": args.rl_steps,
+            rcfg = load_captioner_config(args.config, {**over, "train.steps": args.rl_steps,
                                                             "train.batch_size": max(1, args.batch // 2),
                                                             "train.lr": 1e-5, "train.vision_lr": 1e-5,
                                                             "rl.samples": 2})
@@ -107,24 +121,24 @@ def main() -> int:
         rows.append((name, rep.overall, shape, colour))
     lines = [f"Captioner bench ({time.strftime('%Y-%m-%d')}): {len(pairs)} held-out clips from seeds {args.eval_seeds} "
              f"({args.minutes:g}-min generated videos), train seeds {args.train_seeds}",
-             f"command: OMP_NUM_THREADS=1 python bench/captioner.py --sft-steps {args.sft_steps} --rl-steps "
-             f"{args.rl_steps} --batch {args.batch} --train-seeds {args.train_seeds} --eval-seeds {args.eval_seeds} "
-             f"--eval-limit {args.eval_limit}",
+             "command: OMP_NUM_THREADS=1 python bench/captioner.py " + " ".join(sys.argv[1:]),
              "", f"{'captioner':<10}{'BLEU-4':>8}{'METEOR':>8}{'ROUGE-L':>9}{'CIDEr-D':>9}{'STS':>7}"
              f"{'shape ok':>10}{'colour ok':>10}"]
     for name, o, shape, colour in rows:
         met = "-" if o["METEOR"] is None else f"{o['METEOR']:.3f}"
         lines.append(f"{name:<10}{o['BLEU-4']:>8.3f}{met:>8}{o['ROUGE-L']:>9.3f}{o['CIDEr-D']:>9.3f}{o['STS']:>7.3f}"
                      f"{shape:>10.0%}{colour:>10.0%}")
-    lines += ["", "training (one shared, heavily loaded 2-core CPU; OMP_NUM_THREADS=1):"]
+    if train:
+        lines += ["", "training (one shared, heavily loaded 2-core CPU; OMP_NUM_THREADS=1):"]
     for kind, res in train.items():
         steps = len(res["history"])
         last = res["history"][-1] if res["history"] else {}
         lines.append(f"  {kind:<9} {steps} steps: wall {res['seconds']:.0f} s, CPU {res['cpu_s']:.0f} s "
-                     f"({res['cpu_s'] / max(steps, 1):.1f} CPU s/step incl. setup), peak RSS {res['peak_rss_mb']:.0f} MB,"
+                     f"({res['cpu_s'] / max(steps, 1):.1f} CPU s/step incl. setup), "
+                     f"peak RSS {res['peak_rss_mb']:.0f} MB,"
                      f" last {json.dumps({k: round(v, 3) for k, v in last.items() if k != 'step'})}")
-    lines += ["", "sample captions (first 3 clips):"]
-    for p in pairs[:3]:
+    lines += ["", "sample captions (first 4 clips):"]
+    for p in pairs[:4]:
         lines.append(f"  {p.clip_id} ref: {p.refs[0]}")
         for name in preds:
             lines.append(f"  {'':<{len(p.clip_id)}} {name}: {preds[name][p.clip_id][:160]}")

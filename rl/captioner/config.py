@@ -41,6 +41,7 @@ class TrainConfig(_Strict):
     log_steps: int = Field(10, ge=1)
     device: str = "cpu"
     dtype: Literal["float32", "bfloat16"] = "float32"
+    amp: bool = Field(False, description="bf16 autocast over fp32 weights (CPUs with AVX512-BF16, GPUs)")
     seed: int = 0
     max_new_tokens: int = Field(40, ge=1)
     threads: int | None = Field(None, description="torch CPU threads (None = torch's default)")

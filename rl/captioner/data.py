@@ -9,9 +9,10 @@ generator seed (train 100-199, eval 200-299), so no evaluation video shares a pl
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,12 +27,14 @@ EVAL_SEEDS = range(200, 300)
 
 @dataclass
 class Pair:
-    """One clip: its frames, their timestamps and several reference captions."""
+    """One clip: its frames, their timestamps, several reference captions (and, for ``ocr_prompt``
+    captioners, the OCR lines of its frames)."""
 
     clip_id: str
     frames: list[np.ndarray]
     timestamps: list[float]
     refs: list[str]
+    ocr: list[str] | None = None
 
 
 def colour_name(scene: dict) -> str:
@@ -121,6 +124,40 @@ def load_caption_dataset(annotations: str | Path, videos: str | Path, frames: in
         if f:
             done += 1
             yield Pair(vid, f, t, caps)
+
+
+def frames_key(frames: Sequence[np.ndarray]) -> str:
+    """Content hash of a clip's frames: the OCR cache key (a changed generator cannot reuse stale text)."""
+    h = hashlib.blake2b(digest_size=12)
+    for f in frames:
+        h.update(np.ascontiguousarray(f).data)
+    return h.hexdigest()
+
+
+def attach_ocr(pairs: Sequence[Pair], cache: str | Path | None, workers: int = 1) -> list[Pair]:
+    """Fill ``Pair.ocr`` with the classic captioner's tesseract lines, read once per clip and kept in
+    the JSON ``cache`` (training, SCST and evaluation then reuse them)."""
+    from videonav.tools.captioners.ocr_prompt import OcrReader
+
+    path = Path(cache) if cache else None
+    known: dict[str, list[str]] = {}
+    if path is not None and path.is_file():
+        known = json.loads(path.read_text(encoding="utf-8"))
+    keys = [frames_key(p.frames) for p in pairs]
+    todo = [i for i, k in enumerate(keys) if k not in known]
+    if todo:
+        reader = OcrReader(workers)
+        try:
+            for j in range(0, len(todo), 64):
+                chunk = todo[j:j + 64]
+                for i, lines in zip(chunk, reader.lines([pairs[i].frames for i in chunk]), strict=True):
+                    known[keys[i]] = lines
+        finally:
+            reader.close()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(known), encoding="utf-8")
+    return [replace(p, ocr=known[k]) for p, k in zip(pairs, keys, strict=True)]
 
 
 def read_frames(path: Path, n: int) -> tuple[list[np.ndarray], list[float]]:

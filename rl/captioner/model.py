@@ -21,6 +21,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from videonav.tools.captioners.ocr_prompt import META_FILE
+
 # ChatML (SmolLM2's own format) with image placeholders: the text model already follows it.
 CHATML_IMAGES = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{% for c in message['content'] %}"
@@ -28,7 +30,6 @@ CHATML_IMAGES = (
     "{% endfor %}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 IMAGE_TOKENS = ["<fake_token_around_image>", "<image>", "<global-img>", "<end_of_utterance>"]
-META_FILE = "videonav_captioner.json"
 
 
 class CaptionerModelConfig(BaseModel):
@@ -45,6 +46,10 @@ class CaptionerModelConfig(BaseModel):
     scale_factor: int = Field(2, ge=1, description="Idefics3 pixel shuffle: visual tokens / scale^2")
     frames: int = Field(4, ge=1, description="frames per clip (index: tree.frames_per_leaf)")
     frame_pooling: Literal["concat", "mean"] = "concat"
+    text_layers: int | None = Field(None, ge=1, description="keep the LM's first N decoder layers "
+                                    "(None = all): a CPU budget knob, the copy-from-prompt skill sits low")
+    ocr_prompt: bool = Field(False, description="prompt = the frames' OCR lines as quoted data "
+                             "(tools/captioners/ocr_prompt.py), at training and at index time")
 
     @property
     def image_seq_len(self) -> int:
@@ -91,6 +96,12 @@ def build_captioner(cfg: CaptionerModelConfig, seed: int = 0) -> tuple[Any, Any]
         raise ValueError(f"image_size {cfg.image_size} must be a multiple of patch_size*scale_factor "
                          f"({cfg.patch_size}*{cfg.scale_factor})")
     lm, tok = load_text_model(cfg.text_model)
+    if cfg.text_layers is not None and cfg.text_layers < lm.config.num_hidden_layers:
+        n = cfg.text_layers
+        lm.model.layers = lm.model.layers[:n]
+        lm.config.num_hidden_layers = n
+        if getattr(lm.config, "layer_types", None):
+            lm.config.layer_types = lm.config.layer_types[:n]
     processor = make_processor(tok, cfg)
     text_cfg = lm.config.to_dict()
     text_cfg["vocab_size"] = len(processor.tokenizer)

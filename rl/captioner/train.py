@@ -24,7 +24,7 @@ from typing import Any
 
 from videonav.rl.captioner import batch as B
 from videonav.rl.captioner.config import CaptionerRunConfig, DataConfig
-from videonav.rl.captioner.data import Pair, load_caption_dataset, sample_pairs
+from videonav.rl.captioner.data import Pair, attach_ocr, load_caption_dataset, sample_pairs
 from videonav.rl.captioner.model import build_captioner, load_captioner, save_captioner
 from videonav.rl.captioner.rewards import CiderD, scst_rewards
 
@@ -45,13 +45,29 @@ def pairs_for(data: DataConfig, split: str, frames: int) -> list[Pair]:
     return out[:data.limit] if data.limit else out
 
 
+def with_ocr(cfg: CaptionerRunConfig, pairs: Sequence[Pair]) -> list[Pair]:
+    """``ocr_prompt`` models: the pairs with their OCR lines (cached in ``<output>/ocr_cache.json``)."""
+    if not cfg.model.ocr_prompt or all(p.ocr is not None for p in pairs):
+        return list(pairs)
+    return attach_ocr(pairs, Path(cfg.output) / "ocr_cache.json")
+
+
 def encode_pairs(processor: Any, cfg: CaptionerRunConfig, pairs: Sequence[Pair], targets: bool = True
                  ) -> list[B.Encoded]:
-    """Each reference becomes one SFT target (several per clip); eval encodes one prompt per clip."""
+    """Each reference becomes one SFT target (several per clip, pixels processed once per clip);
+    eval encodes one prompt per clip."""
+    import torch
+
+    tok = processor.tokenizer
     out = []
-    for p in pairs:
-        for ref in (p.refs if targets else [""]):
-            out.append(B.encode(processor, cfg.model, p.clip_id, p.frames, p.timestamps, ref, p.refs))
+    for p in with_ocr(cfg, pairs):
+        refs = p.refs if targets else [""]
+        first = B.encode(processor, cfg.model, p.clip_id, p.frames, p.timestamps, refs[0], p.refs, p.ocr)
+        out.append(first)
+        for ref in refs[1:]:
+            target = tok(ref + tok.eos_token, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
+            out.append(B.Encoded(p.clip_id, first.prompt_ids, first.pixel_values, first.pixel_mask,
+                                 target.to(torch.long), p.refs))
     return out
 
 
@@ -62,6 +78,14 @@ def _setup(cfg: CaptionerRunConfig) -> Any:
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     return torch
+
+
+def _autocast(cfg: CaptionerRunConfig) -> Any:
+    """bf16 autocast when ``train.amp`` (fp32 master weights: small LM updates are not rounded away)."""
+    import torch
+
+    kind = "cuda" if str(cfg.train.device).startswith("cuda") else "cpu"
+    return torch.autocast(kind, dtype=torch.bfloat16, enabled=cfg.train.amp)
 
 
 def _optimizer(model: Any, cfg: CaptionerRunConfig) -> Any:
@@ -143,7 +167,8 @@ def train_sft(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
     def step(model: Any, processor: Any, chunk: list[B.Encoded], opt: Any) -> dict[str, float]:
         b = {k: v.to(cfg.train.device) for k, v in B.collate(chunk, processor.tokenizer.pad_token_id).items()}
         b["pixel_values"] = b["pixel_values"].to(model.dtype)
-        loss = B.loss(model, b, cfg.model)
+        with _autocast(cfg):
+            loss = B.loss(model, b, cfg.model)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
         opt.step()
@@ -167,7 +192,8 @@ def _sequence_logprobs(model: Any, processor: Any, chunk: list[B.Encoded], ids: 
         items.append(B.Encoded(e.clip_id, e.prompt_ids, e.pixel_values, e.pixel_mask, new.cpu(), e.refs))
     b = {k: v.to(cfg.train.device) for k, v in B.collate(items, tok.pad_token_id).items()}
     b["pixel_values"] = b["pixel_values"].to(model.dtype)
-    logits = model(**B._model_inputs(model, b, cfg.model)).logits[:, :-1].float()
+    with _autocast(cfg):
+        logits = model(**B._model_inputs(model, b, cfg.model)).logits[:, :-1].float()
     labels = b["labels"][:, 1:]
     mask = labels != -100
     lp = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
@@ -196,10 +222,11 @@ def train_scst(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
 
     def step(model: Any, processor: Any, chunk: list[B.Encoded], opt: Any) -> dict[str, float]:
         model.eval()
-        greedy, _, _ = B.generate(model, processor, chunk, cfg.model, max_new_tokens=cfg.train.max_new_tokens)
-        sampled, ids, width = B.generate(model, processor, chunk, cfg.model, sample=True,
-                                         temperature=cfg.rl.temperature, max_new_tokens=cfg.train.max_new_tokens,
-                                         num_return_sequences=k)
+        with _autocast(cfg):
+            greedy, _, _ = B.generate(model, processor, chunk, cfg.model, max_new_tokens=cfg.train.max_new_tokens)
+            sampled, ids, width = B.generate(model, processor, chunk, cfg.model, sample=True,
+                                             temperature=cfg.rl.temperature,
+                                             max_new_tokens=cfg.train.max_new_tokens, num_return_sequences=k)
         model.train()
         rep = [e for e in chunk for _ in range(k)]
         adv = (rewards or (lambda s, g, r: scst_rewards(s, g, r, cider)))(
@@ -229,7 +256,9 @@ def caption_pairs(model_dir: str | Path, cfg: CaptionerRunConfig, pairs: Sequenc
     """Greedy captions ``{clip_id: caption}`` from a saved captioner (for the metrics)."""
     model, processor, mcfg = load_captioner(model_dir)
     model.eval()
-    items = [B.encode(processor, mcfg, p.clip_id, p.frames, p.timestamps, "", p.refs) for p in pairs]
+    if mcfg.ocr_prompt:
+        pairs = with_ocr(cfg.model_copy(update={"model": mcfg}), pairs)
+    items = [B.encode(processor, mcfg, p.clip_id, p.frames, p.timestamps, "", p.refs, p.ocr) for p in pairs]
     out: dict[str, str] = {}
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]

@@ -22,6 +22,7 @@ import numpy as np
 from videonav.memory.tree import Provenance
 from videonav.tools.captioners.base import Caption, CaptionContext, CaptionRequest, register_captioner
 from videonav.tools.captioners.common import chat_messages, resolve_model_dir, to_pil, to_uint8_rgb, video_metadata
+from videonav.tools.captioners.ocr_prompt import OcrReader, ocr_user_text, reads_ocr
 from videonav.tools.captioners.prompts import PROMPTS_VERSION, render
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
@@ -93,6 +94,10 @@ class TransformersCaptioner:
         if getattr(self.processor, "chat_template", None) is None:
             raise BackendUnavailable(f"captioner.model={cfg.model!r} has no chat template: use an "
                                      "instruction-tuned checkpoint whose processor ships one")
+        # videonav-trained captioners that read OCR (``ocr_prompt``): the same prompt as in training
+        self.ocr: OcrReader | None = OcrReader(cfg.ocr_workers) if reads_ocr(self.model_dir) else None
+        if self.ocr is not None:
+            self.prompt_version += "+ocr1"
         if cfg.video_input and getattr(self.processor, "video_processor", None) is None:
             raise BackendUnavailable(
                 f"captioner.video_input=true but {cfg.model!r}'s processor has no video processor "
@@ -125,10 +130,13 @@ class TransformersCaptioner:
         video = self.cfg.video_input
         texts: list[str] = []
         media: list[Any] = []
-        for r in requests:
+        read = [not r.prompt.strip() and bool(r.frames) for r in requests] if self.ocr else [False] * len(requests)
+        lines = iter(self.ocr.lines([r.frames for r, g in zip(requests, read, strict=True) if g])
+                     if self.ocr and any(read) else [])
+        for r, ocr in zip(requests, read, strict=True):
             if len(r.frames) != len(r.timestamps):
                 raise ValueError(f"{len(r.frames)} frames but {len(r.timestamps)} timestamps")
-            user = render(r.prompt, r.context, r.timestamps, video=video)
+            user = ocr_user_text(next(lines)) if ocr else render(r.prompt, r.context, r.timestamps, video=video)
             messages = chat_messages(user, len(r.frames), video and bool(r.frames))
             texts.append(self.processor.apply_chat_template(messages, add_generation_prompt=True,
                                                             tokenize=False))
