@@ -1,17 +1,21 @@
 """Pin a worker process to cores of its own: one Ray task holding ``num_cpus=n`` runs on n cores.
 
-Why: Ray's ``num_cpus`` is bookkeeping only. Inside a task FFmpeg sizes its decoder thread pool
-from the CPUs it may run on, tesseract and BLAS do the same, and the indexer overlaps decoding
-with OCR on a second thread, so a "one CPU" video task spreads over every core of the node and
-two of them fight over the same cores. Measured here (one 3-min sample, the other core busy):
-pinned to one core the video took 1.3 s and 1.2 CPU-s, unpinned 2.1-2.4 s and 1.6 CPU-s (the
-threaded decoder alone went from 0.3 s to 1.1-1.4 s). Pinned, every library sizes itself to one
-core and n tasks on n cores do not oversubscribe.
+Why: Ray's ``num_cpus`` is bookkeeping only. Inside a task FFmpeg sizes its decoder and
+swscale thread pools from the CPUs it may run on, tesseract and BLAS do the same, and the indexer
+overlaps decoding with OCR on a second thread, so a "one CPU" video task spreads over every core
+of the node and two of them fight over the same cores; on a busy machine the decoder's threads
+also wait for each other across cores. Measured here (one 10-min sample, classic captioner, the
+machine shared with other jobs): pinned to one core 3.6 s and 3.5 CPU-s, unpinned 7.3-7.4 s and
+4.9-5.5 CPU-s (decoding alone 1.3 s against 4.9 s; PyAV ``thread_count=1`` alone did not help:
+swscale's threads still waited). Pinned, every library sizes itself to one core and n tasks on n
+cores do not oversubscribe.
 
 How: cores are claimed through one lock file per core in a node-local folder (``flock``, so a
 SIGKILLed worker frees its cores at once); a task takes the first free cores of the mask it was
 started with, pins every thread of its process (threads started earlier, e.g. a cached
-captioner's OCR pool, included; subprocesses inherit it) and restores the old mask when done.
+captioner's OCR pool, included; subprocesses inherit it) or only the calling thread, and restores
+the old mask when done. The plain loop with ``captioner.ocr_workers: 1`` takes one core the same
+way, so two loops started on one machine land on different cores.
 When no core is free (more tasks than cores: another cluster, or logical CPUs > cores) or the
 mask already has no more cores than asked for, nothing is pinned.
 """
@@ -33,7 +37,10 @@ def _threads() -> list[int]:
         return [0]
 
 
-def _pin_all(cpus: set[int]) -> None:
+def _pin(cpus: set[int], all_threads: bool) -> None:
+    if not all_threads:
+        os.sched_setaffinity(0, cpus)  # this thread, and the threads and processes it starts
+        return
     for tid in _threads():
         with contextlib.suppress(OSError):  # a thread that ended meanwhile
             os.sched_setaffinity(tid, cpus)
@@ -45,8 +52,12 @@ def lock_dir() -> Path:
 
 
 @contextlib.contextmanager
-def pinned(n: int = 1, folder: Path | None = None) -> Iterator[set[int] | None]:
-    """Run the block on ``n`` cores no other holder on this node has; yields them (None: not pinned)."""
+def pinned(n: int = 1, folder: Path | None = None, all_threads: bool = True) -> Iterator[set[int] | None]:
+    """Run the block on ``n`` cores no other holder on this node has; yields them (None: not pinned).
+
+    ``all_threads``: pin every thread of the process (a Ray worker, whose cached captioner has
+    threads of its own), else only the calling thread and what it starts (a program that calls the
+    library keeps its other threads where they were)."""
     if n < 1 or not hasattr(os, "sched_setaffinity"):
         yield None
         return
@@ -77,11 +88,11 @@ def pinned(n: int = 1, folder: Path | None = None) -> Iterator[set[int] | None]:
             yield None
             return
         cpus = {c for c, _ in held}
-        _pin_all(cpus)
+        _pin(cpus, all_threads)
         try:
             yield cpus
         finally:
-            _pin_all(before)
+            _pin(before, all_threads)
     finally:
         for _, f in held:
             f.close()  # closing the file releases the lock

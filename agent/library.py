@@ -16,6 +16,7 @@ parses flags and prints. Correctness rules, the same in both modes:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import time
@@ -263,6 +264,7 @@ def index_library(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo
         from videonav.agent.library_ray import ray_index
 
         return ray_index(jobs, cfg, on_video=on_video, **ray_options)
+    from videonav.agent.cpu_slots import pinned
     from videonav.tools.captioners.base import make_captioner
     from videonav.tools.video.index import index_video
     from videonav.tools.video.probe import probe
@@ -270,7 +272,10 @@ def index_library(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo
     t0 = time.perf_counter()
     outcomes: list[VideoOutcome] = []
     captioner: Any = None
-    with Store(cfg.store.path) as store:
+    # one OCR process = one worker = one core (this thread and what it starts: decoder, OCR thread,
+    # tesseract); the default ocr_workers > 1 keeps the machine's cores
+    one_core = pinned(1, all_threads=False) if cfg.captioner.ocr_workers == 1 else contextlib.nullcontext()
+    with one_core, Store(cfg.store.path) as store:
         try:
             for job in jobs:
                 t1 = time.perf_counter()

@@ -93,3 +93,25 @@ def test_nothing_is_pinned_when_the_mask_is_already_small_enough(tmp_path: Path)
         assert cores is None and len(os.sched_getaffinity(0)) == n
     with pinned(0, tmp_path) as cores:
         assert cores is None
+
+
+def test_the_loop_with_one_ocr_process_runs_on_one_core(tmp_path: Path) -> None:
+    """``captioner.ocr_workers=1``: the loop's thread (decoder, OCR thread, tesseract) on one core while
+    it runs, the caller's mask back afterwards; the default two OCR processes keep every core."""
+    import json
+
+    from conftest import CARDS, render_cards
+    from videonav.agent.config import load_config
+    from videonav.agent.library import index_library, resolve_jobs
+
+    video = tmp_path / "v.mp4"
+    render_cards(video, CARDS, 2.5, 4, size=(320, 180))
+    before = os.sched_getaffinity(0)
+    for ocr, want in ((1, 1), (2, len(before))):
+        seen: list[int] = []
+        cfg = load_config(None, ["embedder.model=hashing", f"captioner.ocr_workers={ocr}",
+                                 f"store.path={json.dumps(str(tmp_path / f's{ocr}.sqlite'))}"])
+        res = index_library(resolve_jobs([video]), cfg,
+                            on_video=lambda *_, seen=seen: seen.append(len(os.sched_getaffinity(0))))
+        assert not res.failed and seen == [want]
+        assert os.sched_getaffinity(0) == before
