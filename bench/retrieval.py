@@ -44,6 +44,19 @@ MODES = ("dense", "lexical", "hybrid")
 TEXTS = {"original": ("caption",), "supplemented": None}
 
 
+SPLIT = "all"
+
+
+def in_split(video: str, keys: dict[str, str], split: str) -> bool:
+    """Fusion settings were picked on ``tune`` (questions of the first half of the sorted video
+    ids); ``held`` is the other half, the one to report. Both rank against every video."""
+    if split == "all":
+        return True
+    ids = sorted(keys)
+    first = video in set(ids[:len(ids) // 2])
+    return first if split == "tune" else not first
+
+
 def iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
     union = max(a[1], b[1]) - min(a[0], b[0])
@@ -126,7 +139,8 @@ def run_grid(name: str, searcher: Any, n: int, score: Callable[[Any, str, tuple[
 def nextqa(searcher: Any, keys: dict[str, str], data: Path, limit: int | None) -> list[dict[str, Any]]:
     from videonav.agent.evaluation.datasets import load_nextqa
 
-    qs = [q for q in load_nextqa(data / "nextqa" / "val.csv") if q.video in keys and q.truth is not None]
+    qs = [q for q in load_nextqa(data / "nextqa" / "val.csv") if q.video in keys and q.truth is not None
+          and in_split(q.video, keys, SPLIT)]
     if limit:
         qs = qs[:: max(1, len(qs) // limit)][:limit]
     nvid = len(keys)
@@ -134,9 +148,8 @@ def nextqa(searcher: Any, keys: dict[str, str], data: Path, limit: int | None) -
     def score(mode: str, _text: str, fields: tuple[str, ...] | None) -> dict[str, float]:
         ranks = []
         for q in qs:
-            hits = searcher.search(f"{q.question} {q.options[q.truth]}", top=2000, mode=mode, fields=fields,
-                                   candidates=2000)
-            order = list(dict.fromkeys(h.video_id for h in hits))
+            hits = searcher.videos(f"{q.question} {q.options[q.truth]}", top=nvid, mode=mode, fields=fields)
+            order = [h.video_id for h in hits]
             ranks.append(order.index(q.video) + 1 if q.video in order else nvid)
         return {"R@1": sum(r <= 1 for r in ranks) / len(ranks), "R@5": sum(r <= 5 for r in ranks) / len(ranks),
                 "R@10": sum(r <= 10 for r in ranks) / len(ranks), "median_rank": float(statistics.median(ranks))}
@@ -148,7 +161,7 @@ def nextgqa(searcher: Any, keys: dict[str, str], data: Path, limit: int | None) 
     from videonav.agent.evaluation.datasets import load_nextgqa
 
     qs = [q for q in load_nextgqa(data / "nextgqa" / "val.csv", data / "nextgqa" / "gsub_val.json")
-          if q.video in keys and q.evidence]
+          if q.video in keys and q.evidence and in_split(q.video, keys, SPLIT)]
     if limit:
         qs = qs[:: max(1, len(qs) // limit)][:limit]
 
@@ -247,7 +260,7 @@ def library(searcher: Any, folder: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global MODES
+    global MODES, SPLIT
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("tasks", nargs="+", choices=["nextqa", "nextgqa", "library"])
     ap.add_argument("--data", default=str(SHARED))
@@ -258,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed-vectors", default=None, help="folder of fit_answerer.py's cached MiniLM vectors")
     ap.add_argument("--embedder", default=None, help="embedder.model (default MiniLM; 'hashing' for a smoke run)")
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of dense,lexical,hybrid")
+    ap.add_argument("--split", choices=["all", "tune", "held"], default="all",
+                    help="nextqa/nextgqa: questions of the tuning or the held-out half of the val videos")
     ap.add_argument("--save", action="store_true", help=f"append the tables to {RESULTS}")
     args = ap.parse_args(argv)
 
@@ -267,6 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     from videonav.tools.search import Searcher
 
     MODES = tuple(m for m in args.modes.split(",") if m in ("dense", "lexical", "hybrid"))
+    SPLIT = args.split
     data = Path(args.data)
     if {"nextqa", "nextgqa"} & set(args.tasks) and not (data / "nextqa" / "captions_1fps.zip").exists():
         print(f"shared NExT-QA data not found under {data}; pass --data", file=sys.stderr)
@@ -294,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                 title = (f"Generated library, {nv} videos (R@1 of the top leaf: right video, at least half of it "
                          "inside the target span)")
             head = f"{title}; embedder {searcher.embedder_id}; {time.perf_counter() - t0:.0f} s"
+            if task != "library" and SPLIT != "all":
+                head += f"; {SPLIT} half of the val videos"
             scopes = list(dict.fromkeys(r.get("scope", "") for r in rows))
             text = "\n\n".join(table(f"{head}{'; ' + sc if sc else ''}", [r for r in rows if r.get("scope", "") == sc])
                                  for sc in scopes)

@@ -29,6 +29,7 @@ NOUNS = ("dog cat teacher chef robot bridge volcano glacier guitar violin kettle
          "castle comet parrot tulip canyon falcon marble saddle pepper rocket walrus orchid anchor meadow").split()
 VERBS = "walks sits points jumps cooks writes plays reads opens closes carries paints repairs explains".split()
 ADJS = "red blue green tall small old young bright dark wooden shiny noisy quiet busy empty".split()
+HALF_ROWS_NOTE = "20k rows"
 WORDS = ["FALCON", "ORCHID", "MARBLE", "LANTERN", "COPPER", "WALRUS", "PEPPER", "VIOLIN", "HARBOR", "CACTUS"]
 
 
@@ -107,7 +108,7 @@ def pct(xs: list[float], p: float) -> float:
     return float(np.percentile(np.asarray(xs), p))
 
 
-def ann_compare(mat: np.ndarray, queries: np.ndarray, lines: list[str]) -> None:
+def ann_compare(mat: np.ndarray, queries: np.ndarray, lines: list[str], hnsw: bool = True) -> None:
     exact = [set(np.argpartition(-(mat @ q), 10)[:10].tolist()) for q in queries]
 
     def rec(got: list[list[int]]) -> float:
@@ -118,9 +119,25 @@ def ann_compare(mat: np.ndarray, queries: np.ndarray, lines: list[str]) -> None:
         t = time.perf_counter()
         np.argpartition(-(mat @ q), 10)[:10]
         ts.append(1000 * (time.perf_counter() - t))
-    lines.append(f"numpy brute force f32  build   0.0 s  p50 {pct(ts, 50):7.2f} ms  p95 {pct(ts, 95):7.2f} ms  "
+    lines.append(f"numpy f32 matvec       build   0.0 s  p50 {pct(ts, 50):7.2f} ms  p95 {pct(ts, 95):7.2f} ms  "
                  "recall@10 1.000")
     try:
+        import torch
+
+        half = torch.from_numpy(mat.astype(np.float16))
+        ts, got = [], []
+        for q in queries:
+            t = time.perf_counter()
+            sims = (half @ torch.from_numpy(q.astype(np.float16))).float().numpy()
+            got.append(np.argpartition(-sims, 10)[:10].tolist())
+            ts.append(1000 * (time.perf_counter() - t))
+        lines.append(f"torch float16 GEMV     build   0.0 s  p50 {pct(ts, 50):7.2f} ms  p95 {pct(ts, 95):7.2f} ms  "
+                     f"recall@10 {rec(got):.3f}  (what search uses from {HALF_ROWS_NOTE})")
+    except ImportError:
+        lines.append("torch: not installed")
+    try:
+        if not hnsw:
+            raise ImportError
         import hnswlib
 
         t = time.perf_counter()
@@ -138,7 +155,7 @@ def ann_compare(mat: np.ndarray, queries: np.ndarray, lines: list[str]) -> None:
         lines.append(f"hnswlib M16 ef64       build {build_s:5.1f} s  p50 {pct(ts, 50):7.2f} ms  "
                      f"p95 {pct(ts, 95):7.2f} ms  recall@10 {rec(got):.3f}")
     except ImportError:
-        lines.append("hnswlib: not installed")
+        lines.append("hnswlib: not installed" if hnsw else "hnswlib: skipped (--no-hnsw; > 40 min to build here)")
     try:
         import faiss
 
@@ -167,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--embed", action="store_true", help="embed with MiniLM instead of random vectors (slow)")
     ap.add_argument("--no-ann", action="store_true", help="skip the hnswlib / faiss comparison")
+    ap.add_argument("--no-hnsw", action="store_true", help="skip only the hnswlib build (slow at 331k rows)")
     ap.add_argument("--save", action="store_true", help=f"append the report to {RESULTS}")
     args = ap.parse_args(argv)
 
@@ -195,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         m = sr.matrix()
         lines.append(f"first search in a process: vector matrix from SQL or .npy cache {time.perf_counter() - t:.2f} s "
-                     f"({m.mat.shape[0]} x {m.mat.shape[1]} float32, {m.mat.nbytes / 2**20:.0f} MiB)")
+                     f"({m.mat.shape[0]} x {m.mat.shape[1]} {m.mat.dtype}, {m.mat.nbytes / 2**20:.0f} MiB)")
         sm._MEMORY.clear()
         t = time.perf_counter()
         m = sm.Searcher.for_store(store, emb).matrix()
@@ -212,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
                     ts.append(1000 * (time.perf_counter() - t))
                 lines.append(f"{mode:8s} {scope:10s} p50 {pct(ts, 50):7.1f} ms  p95 {pct(ts, 95):7.1f} ms  "
                              f"({len(ts)} queries, top 10, query vector given)")
+        ts = []
+        for q in queries:
+            t = time.perf_counter()
+            sr.videos(q, top=10)
+            ts.append(1000 * (time.perf_counter() - t))
+        lines.append(f"hybrid   by video   p50 {pct(ts, 50):7.1f} ms  p95 {pct(ts, 95):7.1f} ms  "
+                     f"({len(ts)} queries, top 10 videos, query vector given)")
         try:
             from videonav.tools.embed import make_embedder
 
@@ -226,7 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as ex:  # noqa: BLE001 - a missing model only drops this line
             lines.append(f"MiniLM query encode: not measured ({ex})")
         if not args.no_ann:
-            ann_compare(np.ascontiguousarray(m.mat), emb.encode(queries[:100]), lines)
+            from videonav.memory import text_index as ti
+
+            exact = ti.vector_rows(db, sr.embedder_id)[1]  # the stored float32 vectors, not the float16 cache
+            ann_compare(exact, emb.encode(queries[:100]), lines, hnsw=not args.no_hnsw)
     text = "\n".join(lines)
     if args.save:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

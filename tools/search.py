@@ -5,19 +5,25 @@ Why both: BM25 finds the rare exact words a user remembers (a name on a slide, `
 "couch") that share no word. Reciprocal-rank fusion (Cormack et al., 2009) combines the two
 rankings without calibrating their scores against each other.
 
+Inside a few videos (the planner, ``--video``) the lexical side is BM25 over whole nodes with
+those videos' own statistics (:mod:`videonav.tools.search_local`); whole videos are ranked by
+:mod:`videonav.tools.search_videos` (``--by video``).
+
 Why a brute-force matrix: vectors live in the store (``text_vectors``, the source of truth);
 the matrix here is a rebuildable cache, in memory and as ``.npy`` files beside the store
-(memory-mapped by the next process), named by a fingerprint of the store's rows. It is exact and
-needs no extra dependency; within one video (the planner, ``--video``) only that video's rows
-are read. Library-wide at 331k texts it took ~280 ms p50 on a heavily shared 2-core box
-(bench/results/retrieval_scale.txt), over the 100 ms target: faiss ``IndexFlatIP`` or an HNSW
-cache built from the same table is the next step there (sqlite-vec cannot load in this Python).
+(memory-mapped by the next process), named by a fingerprint of the store's rows. It is exact up
+to float16 rounding and needs no extra dependency; within one video only that video's rows are
+read. Library-wide the scan is bound by memory bandwidth, so from :data:`HALF_ROWS` rows it is
+kept in float16 and multiplied by torch's half GEMV (already installed for MiniLM): at 331k x 384
+that cut the dense scan about 2.5x against numpy float32 (bench/results/retrieval_scale.txt;
+faiss and hnswlib were measured there too, and sqlite-vec cannot load in this Python).
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,12 +32,14 @@ from typing import Any, Literal
 import numpy as np
 
 from videonav.memory import text_index as ti
+from videonav.tools import search_local as local
 from videonav.tools.embed import Embedder
 
 Mode = Literal["hybrid", "lexical", "dense"]
 Level = Literal["leaf", "part", "any"]
 RRF_K = 60
 FEW_TREES = 8  # up to this many trees, dense search reads their vectors directly instead of the library matrix
+HALF_ROWS = 20000  # from this many rows the library matrix is scanned in float16 (see _Matrix)
 MAX_QUERY_CHARS = 2000  # dense side: MiniLM reads 256 word pieces anyway; longer text only costs time
 
 
@@ -63,8 +71,31 @@ class _Matrix:
 
     def __init__(self, ids: np.ndarray, mat: np.ndarray, tree_idx: np.ndarray, trees: list[str],
                  node_ids: np.ndarray, codes: np.ndarray, leaf: np.ndarray) -> None:
-        self.ids, self.mat, self.tree_idx, self.trees = ids, mat, tree_idx, trees
+        self.ids, self.tree_idx, self.trees = ids, tree_idx, trees
         self.node_ids, self.codes, self.leaf = node_ids, codes, leaf
+        # Large matrices are scanned in float16: at 300k x 384 the scan is bound by memory bandwidth,
+        # so half the bytes is ~half the time; cosines move by < 0.002 (bench/search_scale.py
+        # measures recall@10 against float32). Small ones stay float32 (already fast, exact).
+        self.mat = mat.astype(np.float16) if len(mat) >= HALF_ROWS and mat.dtype != np.float16 else mat
+        self._torch: Any = None
+
+    def scores(self, q: np.ndarray) -> np.ndarray:
+        """Cosine of ``q`` with every row (float32). A float16 matrix goes through torch's half GEMV
+        (numpy has no fast float16 matmul: ~30x slower than float32); torch is already installed
+        for MiniLM, and without it the matrix is widened to float32 once."""
+        if self.mat.dtype != np.float16:
+            return np.asarray(self.mat @ q.astype(self.mat.dtype), dtype=np.float32)
+        if self._torch is None:
+            try:
+                import torch
+
+                self._torch = (torch, torch.from_numpy(self.mat))
+            except ImportError:
+                self._torch = (None, np.asarray(self.mat, dtype=np.float32))
+        torch, t = self._torch
+        if torch is None:
+            return np.asarray(t @ q.astype(np.float32), dtype=np.float32)
+        return (t @ torch.from_numpy(q.astype(np.float16))).float().numpy()
 
     @classmethod
     def build(cls, db: sqlite3.Connection, embedder: str, only: list[str] | None = None) -> _Matrix:
@@ -78,23 +109,36 @@ class _Matrix:
         return cls(ids, mat, np.fromiter((pos[t] for t in tks), np.int32, len(tks)), trees,
                    np.array(nids, dtype=str), codes, leaf)
 
-    _NAMES = ("ids", "mat", "tree_idx", "node_ids", "codes", "leaf")
+    def by_tree(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row order grouping rows by tree, and where each tree's group starts (for per-video maxima)."""
+        got = getattr(self, "_by_tree", None)
+        if got is None:
+            order = np.argsort(self.tree_idx, kind="stable")
+            starts = np.searchsorted(self.tree_idx[order], np.arange(len(self.trees)))
+            got = self._by_tree = (order, starts)
+        return got
+
+    _NAMES = ("ids", "mat16", "tree_idx", "node_ids", "codes", "leaf")  # mat16: caches before float16 are ignored
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         for name in self._NAMES:
-            np.save(folder / f"{name}.npy", getattr(self, name), allow_pickle=False)
+            np.save(folder / f"{name}.npy", getattr(self, "mat" if name == "mat16" else name), allow_pickle=False)
         (folder / "trees.json").write_text(json.dumps(self.trees), encoding="utf-8")
+        for old in folder.parent.iterdir():  # older fingerprints are dead weight (hundreds of MiB each)
+            if old != folder and old.is_dir():
+                shutil.rmtree(old, ignore_errors=True)
 
     @classmethod
     def load(cls, folder: Path) -> _Matrix | None:
         try:
-            arrs = {n: np.load(folder / f"{n}.npy", mmap_mode="r" if n == "mat" else None, allow_pickle=False)
+            # copy-on-write map: shared page cache across processes, and writable as torch.from_numpy wants
+            arrs = {n: np.load(folder / f"{n}.npy", mmap_mode="c" if n == "mat16" else None, allow_pickle=False)
                     for n in cls._NAMES}
             trees = json.loads((folder / "trees.json").read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        return cls(arrs["ids"], arrs["mat"], arrs["tree_idx"], trees, arrs["node_ids"], arrs["codes"], arrs["leaf"])
+        return cls(arrs["ids"], arrs["mat16"], arrs["tree_idx"], trees, arrs["node_ids"], arrs["codes"], arrs["leaf"])
 
 
 _MEMORY: dict[tuple[str, str], tuple[str, _Matrix]] = {}
@@ -177,7 +221,7 @@ class Searcher:
         if not len(m.ids):
             return []
         q = self.embedder.encode([query[:MAX_QUERY_CHARS]])[0].astype(np.float32)
-        sims = np.asarray(m.mat @ q, dtype=np.float32)
+        sims = m.scores(q)
         mask = np.ones(len(sims), bool)
         if trees is not None:
             pos = {t: i for i, t in enumerate(m.trees)}
@@ -197,6 +241,8 @@ class Searcher:
 
     def _lexical(self, query: str, trees: list[str] | None, fields: tuple[str, ...] | None, level: Level,
                  limit: int) -> list[tuple[int, float]]:
+        if trees is not None and len(trees) <= FEW_TREES:  # inside a video: its own statistics (search_local)
+            return local.score(self.db, query, trees, fields, level, limit)
         rows = ti.lexical(self.db, query, trees=trees, fields=fields, limit=limit * (1 if level == "any" else 4))
         if level != "any":
             keys = list(dict.fromkeys((r.tree_key, r.node_id) for r in rows))
@@ -231,6 +277,14 @@ class Searcher:
             tk, nid, _lv, s, e, field, text = info[node_best[key]]
             out.append(Hit(tk, vids.get(tk, tk), nid, float(s or 0.0), float(e or 0.0), text, field, node_score[key]))
         return out
+
+    def videos(self, query: str, *, top: int = 10, mode: Mode = "hybrid", fields: tuple[str, ...] | None = None,
+               candidates: int = 2000) -> list[Hit]:
+        """Whole videos ranked for ``query`` library-wide, one :class:`Hit` (its best node) each:
+        see :func:`videonav.tools.search_videos.rank_videos`."""
+        from videonav.tools.search_videos import rank_videos
+
+        return rank_videos(self, query, top=top, mode=mode, fields=fields, candidates=candidates)
 
     def _video_ids(self, keys: set[str]) -> dict[str, str]:
         if not keys:

@@ -31,6 +31,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="leaf: clips only; part: chapters/scenes only; any (default)")
     p.add_argument("--mode", choices=["hybrid", "lexical", "dense"], default="hybrid",
                    help="retrieval: BM25 + MiniLM fused (default), or one of them")
+    p.add_argument("--by", choices=["node", "video"], default="node",
+                   help="node (default): ranked spans; video: whole videos ranked, one line (its best span) each")
     p.add_argument("--json", action="store_true", help="print a JSON list of {video,start,end,node,text,score}")
     add_common(p, store_help="SQLite store (default ~/.cache/videonav/store.sqlite)",
                config_help="YAML RunConfig (embedder section)")
@@ -66,7 +68,10 @@ def main(args: argparse.Namespace) -> int:
                 raise SearchError(f"--video {args.video!r}: not a tree key, video id or indexed video in {store.path}; "
                                   "see `videonav tree show`")
         searcher = Searcher.for_store(store, _embedder(args, args.mode))
-        hits = searcher.search(args.query, trees=trees, top=args.top, level=args.level, mode=args.mode)
+        if args.by == "video" and trees is None:
+            hits = searcher.videos(args.query, top=args.top, mode=args.mode)
+        else:  # within one video, "rank videos" is that video: its spans are the answer
+            hits = searcher.search(args.query, trees=trees, top=args.top, level=args.level, mode=args.mode)
     if args.json:
         print(json.dumps([h.as_json() for h in hits], ensure_ascii=False))
         return 0
