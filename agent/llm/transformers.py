@@ -102,9 +102,11 @@ def gguf_fp32_copy(src: ModelSource, cache_root: Path) -> Path | None:
     stamp = {"gguf": str(gguf.resolve()), "size": gguf.stat().st_size}
     final = cache_root / src.cache_name
     try:
-        if json.loads((final / _SOURCE_FILE).read_text(encoding="utf-8")) == stamp:
+        seen = json.loads((final / _SOURCE_FILE).read_text(encoding="utf-8"))
+        # name + size, not the path: the same package in another env (a vLLM venv) is the same file
+        if Path(str(seen.get("gguf"))).name == gguf.name and seen.get("size") == stamp["size"]:
             return final
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         pass
     model = AutoModelForCausalLM.from_pretrained(src.path, gguf_file=src.gguf_file, dtype=torch.float32,
                                                  local_files_only=True)
