@@ -47,6 +47,9 @@ class PlannerConfig(_Frozen):
     free_text_threshold: float = Field(0.75, ge=0, le=1, description=(
         "questions without options: halt once the extractive reader's confidence reaches this (it is less "
         "calibrated than the option scorer's: at 0.5 it stopped on wrong spans, bench/answers.py)"))
+    reader_weight: float = Field(2.0, ge=0, description=(
+        "multiple choice: logits added to the option the extractive reader's answer names, times its "
+        "confidence (agent/extract.py reader_vote); 0 = the option scorer alone"))
     min_reads: int = Field(1, ge=0, description="never halt before this many expand/inspect/search observations")
     search_k: int = Field(3, ge=1, description="search: results returned")
     inspect_lines: int = Field(4, ge=1, description="inspect on a text tree: most relevant original lines shown "

@@ -152,13 +152,14 @@ def _candidates(seg: str, qterms: set[str], numeric: bool = False) -> list[tuple
 _ORDER = re.compile(r"\b(after|next|following|before|previous|preceding)\b", re.I)
 
 
-def _follows(t: tuple[float, float, int], pivot: tuple[float, float, int], later: bool) -> bool:
-    """Whether a unit at ``t`` = (read start, read span, unit index) is after (``later``) or
-    before the pivot. Order inside one read is time order only for a short read (a clip);
-    a part's summary lists what it lists in any order."""
+def _follows(t: tuple[float, float, int, bool], pivot: tuple[float, float, int, bool], later: bool) -> bool:
+    """Whether a unit at ``t`` = (read start, read span, unit index, is an on-screen field) is
+    after (``later``) or before the pivot. Order inside one read is time order for a short read
+    (a clip) and, in a part's summary, among its on-screen fields (tools/digest.py renders them
+    in time order); its sentences may come in any order."""
     if t[0] != pivot[0] or t[1] != pivot[1]:
         return t[0] > pivot[0] if later else t[0] < pivot[0]
-    return t[1] <= 60.0 and (t[2] > pivot[2] if later else t[2] < pivot[2])
+    return (t[1] <= 60.0 or (t[3] and pivot[3])) and (t[2] > pivot[2] if later else t[2] < pivot[2])
 
 
 def _anchor(question: str, qterms: set[str]) -> tuple[set[str], bool]:
@@ -209,7 +210,8 @@ def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = No
     total = sum(idf.values()) or 1.0
     rare = {t for t in present if df[t] <= max(1, n // 2)}
     # "after X": answers come from units after X's first mention (before: its last), never from X's own
-    order = {id(u): (reads[u.read].start, reads[u.read].end - reads[u.read].start, k) for k, u in enumerate(units)}
+    order = {id(u): (reads[u.read].start, reads[u.read].end - reads[u.read].start, k, not u.sentence)
+             for k, u in enumerate(units)}
     hits = [order[id(u)] for u, ts in zip(units, unit_terms, strict=True) if anchor and anchor <= ts]
     pivot = (min(hits) if later else max(hits)) if hits else None
 
@@ -273,6 +275,32 @@ def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = No
     conf = round(min(1.0, top[1]) * (0.25 + 0.75 * margin), 4)
     r = reads[top[3]]
     return Extracted(top[2], conf, r, top[4], cited=[r.node_id] if r.node_id else [])
+
+
+def reader_vote(question: str, options: Sequence[str], reads: Sequence[Read], embedder: Embedder | None,
+                weight: float) -> np.ndarray:
+    """Per-option bonus (in scorer logits) from the extractive reader: ``weight`` x its confidence
+    for the option(s) its answer names, 0 elsewhere.
+
+    The option scorer weighs how well an option matches what was read; the reader says which
+    words of what was read answer the question (the word after "the secret word:", the city on
+    the slide the question names). When the reader's answer is one of the options, that is
+    independent evidence for it.
+
+    >>> r = [Read('On-screen text: "INSECTS 1 | NUMBER 8639" on white; "INSECTS 2 | NUMBER 2337" on red', 0, 9, "1")]
+    >>> reader_vote("What number was shown on the white slide?", ["2337", "8639"], r, None, 2.0).round(2).tolist()
+    [0.0, 2.0]
+    """
+    out = np.zeros(len(options))
+    if weight <= 0 or not options or not any(r.text for r in reads):
+        return out
+    ext = extract(question, reads, embedder)
+    if not ext.found:
+        return out
+    hit = [i for i, o in enumerate(options) if normalise(o) and contains_truth(ext.text, o)]
+    if len(hit) == 1:
+        out[hit[0]] = weight * ext.confidence
+    return out
 
 
 def supporting_reads(answer: str, question: str, reads: Sequence[Read]) -> list[Read]:

@@ -28,10 +28,11 @@ from langgraph.runtime import Runtime
 from videonav.agent.actions import LETTERS, Action, ParseFailure, option_index, parse_action, tool_schemas
 from videonav.agent.config import RunConfig
 from videonav.agent.episode import Episode
-from videonav.agent.extract import LARGE_BACKENDS, Extracted, extract, free_answer
+from videonav.agent.extract import LARGE_BACKENDS, Extracted, extract, free_answer, reader_vote
 from videonav.agent.llm.base import LLM
 from videonav.agent.observe import cite
 from videonav.agent.result import AskResult, Span
+from videonav.agent.scorer_features import evidence_gap
 from videonav.memory.source import TreeSource
 from videonav.tools.embed import Embedder
 
@@ -205,12 +206,14 @@ class Planner:
     def _scores(self, ep: Episode) -> np.ndarray | None:
         if not ep.options or self.scorer is None:
             return None
-        return np.asarray(self.scorer.score(ep.question, ep.options, [r.text for r in ep.reads if r.text]))
+        s = np.asarray(self.scorer.score(ep.question, ep.options, [r.text for r in ep.reads if r.text]), dtype=float)
+        return s + reader_vote(ep.question, ep.options, ep.reads, self.embedder, self.cfg.planner.reader_weight)
 
     def _update_confidence(self, ep: Episode) -> None:
         s = self._scores(ep)
         if s is not None:
-            ep.confidence = float(self.scorer.confidence(s))  # type: ignore[union-attr]
+            gap = evidence_gap(ep.question, [r.text for r in ep.reads if r.text])
+            ep.confidence = float(self.scorer.confidence(s, gap=gap))  # type: ignore[union-attr]
         elif not ep.options:  # free text halts on the extractive reader's confidence, as options do on the scorer's
             ep.confidence = float(extract(ep.question, ep.reads, self.embedder).confidence)
 

@@ -47,6 +47,9 @@ from typing import Any
 
 import numpy as np
 
+from videonav.agent.extract import _anchor as order_anchor
+from videonav.agent.extract import question_terms
+from videonav.agent.extract_text import _TOKEN, stem
 from videonav.agent.scorer_features import COOC_FEATURES, content_words, cooc_features
 from videonav.tools.embed import Embedder, split_sentences
 
@@ -60,6 +63,8 @@ GENERIC_TEXTS = [
     "There is something in the background.",
 ]
 WEIGHTS_PATH = Path(__file__).with_name("scorer_weights.json")
+#: logits taken off an option that merely restates an order question's anchor (:func:`anchor_echoes`)
+ECHO_PENALTY = 5.0
 
 _WORD = re.compile(r"[a-z0-9]+")
 __all__ = ["FEATURES", "OptionScorer", "content_words", "load_default_scorer", "load_weights", "option_features"]
@@ -179,11 +184,15 @@ class OptionScorer:
         return (a - b) / nw
 
     def score(self, question: str, options: list[str], texts: list[str]) -> np.ndarray:
-        """Support score per option (a logit: softmax over options = fitted probabilities)."""
+        """Support score per option (a logit: softmax over options = fitted probabilities).
+
+        An option that only restates the event an order question is anchored on ("Coral Reefs"
+        for "Which chapter comes right after the chapter on Coral Reefs?") cannot be its answer
+        and is pushed down by ``ECHO_PENALTY`` logits, whatever the texts say about it."""
         if not options:
             return np.zeros(0)
         f = self.features(question, list(options), list(texts))
-        s = self._linear(f)
+        s = self._linear(f) - ECHO_PENALTY * np.asarray(anchor_echoes(question, list(options)), dtype=float)
         cfg = self.weights.get("llm", {})
         texts = [t for t in texts if t and t.strip()]
         if self.llm is not None and cfg.get("weight", 0.0) and texts:
@@ -194,9 +203,11 @@ class OptionScorer:
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
         return _softmax(np.asarray(scores, dtype=float), axis=0) if len(scores) else np.zeros(0)
 
-    def confidence(self, scores: np.ndarray) -> float:
-        """P(the best option is right), a logistic function of the top-two score margin fitted
-        on train; monotone in the margin, in [0, 1]; 0 for no options, 1 for a single one."""
+    def confidence(self, scores: np.ndarray, gap: float = 0.0) -> float:
+        """P(the best option is right), a logistic function of the top-two score margin and of
+        the evidence gap (:func:`evidence_gap`: what the question names exactly but no read
+        holds), both fitted on train; monotone in the margin, in [0, 1]; 0 for no options, 1
+        for a single one."""
         scores = np.asarray(scores, dtype=float)
         if len(scores) == 0:
             return 0.0
@@ -204,8 +215,29 @@ class OptionScorer:
             return 1.0
         top = np.sort(scores)[-2:]
         a, b = self.weights.get("calib", [10.0, 0.0])
-        z = a * float(top[1] - top[0]) + b
+        z = a * float(top[1] - top[0]) + b + float(self.weights.get("calib_gap", 0.0)) * gap
         return float(1.0 / (1.0 + math.exp(-z))) if z > -700 else 0.0
+
+
+def anchor_echoes(question: str, options: Sequence[str]) -> list[bool]:
+    """For after/before questions: whether each option names only the anchor event itself.
+
+    >>> anchor_echoes("Which chapter comes right after the chapter on Coral Reefs?", ["Coral Reefs", "Bridges"])
+    [True, False]
+    >>> anchor_echoes("what did the boy do after he fell", ["fell again", "cried"])
+    [False, False]
+    >>> anchor_echoes("what is the boy holding", ["a ball"])
+    [False]
+    """
+    qterms = question_terms(question)[0]
+    anchor, _ = order_anchor(question, qterms)
+    if not anchor:
+        return [False] * len(options)
+    out = []
+    for o in options:
+        words = {stem(w) for w in _TOKEN.findall(o) if w.lower() not in ("a", "an", "the")}
+        out.append(bool(words) and words <= anchor)
+    return out
 
 
 def load_weights(path: Path | str = WEIGHTS_PATH) -> dict:

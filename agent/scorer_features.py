@@ -121,6 +121,32 @@ def question_terms(question: str) -> tuple[set[str], list[tuple[str, ...]]]:
     return content_words(question), phrases
 
 
+def evidence_gap(question: str, texts: Sequence[str]) -> float:
+    """Share of the question's exact phrases (quoted words, names, numbers) that no read text holds.
+
+    A question that names the slide 'SPACE TRAVEL 1' cannot be answered from reads that never
+    mention it, however well one option matches them: a part summary that says "speaking from
+    Hanoi" supports HANOI only because the slide the question asks about was not read yet.
+    The confidence model uses this to keep the planner reading (0 when the question names
+    nothing exact, or everything it names was read).
+
+    >>> evidence_gap("Which city was on the slide titled 'SPACE TRAVEL 1'?", ["SPACE TRAVEL 5 | CITY HANOI"])
+    1.0
+    >>> evidence_gap("Which city was on the slide titled 'SPACE TRAVEL 1'?", ["SPACE TRAVEL 1 | CITY LIMA"])
+    0.0
+    >>> evidence_gap("What did the boy do after he fell?", ["a boy falls"])
+    0.0
+    """
+    _, phrases = question_terms(question)
+    if not phrases:
+        return 0.0
+    toks = [tokens(t) for t in texts if t and t.strip()]
+    # the longest phrases say what is asked; a bare number inside a quoted title is part of it
+    longest = [p for p in phrases if not any(len(q) > len(p) and has_phrase(q, p) for q in phrases)]
+    missing = sum(not any(has_phrase(t, p) for t in toks) for p in longest)
+    return missing / len(longest)
+
+
 def _direction(question: str) -> int:
     w = set(tokens(question))
     return 1 if w & _AFTER else -1 if w & _BEFORE else 0

@@ -69,6 +69,18 @@ def _mean(xs: list[float]) -> float:
     return statistics.fmean(xs) if xs else float("nan")
 
 
+def ece(recs: list[dict[str, Any]], bins: int = 10) -> float:
+    """Expected calibration error of the confidence against correctness (10 equal-width bins)."""
+    rs = [r for r in recs if r.get("correct") is not None]
+    if not rs:
+        return float("nan")
+    by: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for r in rs:
+        by[min(int(r["confidence"] * bins), bins - 1)].append(r)
+    return sum(abs(_mean([float(r["correct"]) for r in g]) - _mean([r["confidence"] for r in g])) * len(g)
+               for g in by.values()) / len(rs)
+
+
 def table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per question type (+ 'targets' over TARGET_TYPES and 'all')."""
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -82,10 +94,10 @@ def table(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         mc = [r for r in rs if r["format"] == "mc"]
         fr = [r for r in rs if r["format"] == "free"]
         hits = [h for h in (hit(r) for r in rs) if h is not None]
-        rows.append({"type": name, "n_mc": len(mc), "mc_acc": _mean([float(r["correct"]) for r in mc]),
-                     "n_free": len(fr), "free_acc": _mean([float(r["correct"]) for r in fr]),
+        acc = lambda g: _mean([float(r["correct"]) for r in g if r["correct"] is not None])  # noqa: E731
+        rows.append({"type": name, "n_mc": len(mc), "mc_acc": acc(mc), "n_free": len(fr), "free_acc": acc(fr),
                      "evidence_hit": _mean(hits), "conf_mc": _mean([r["confidence"] for r in mc]),
-                     "conf_free": _mean([r["confidence"] for r in fr]),
+                     "conf_free": _mean([r["confidence"] for r in fr]), "ece_mc": ece(mc),
                      "captions": _mean([r["captions_read"] for r in rs]),
                      "p50_s": statistics.median([r["seconds"] for r in rs]) if rs else float("nan")})
     return rows

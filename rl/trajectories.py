@@ -42,6 +42,7 @@ from videonav.agent.evaluation.metrics import intersection
 from videonav.agent.llm.base import LLM
 from videonav.agent.observe import Read, observe
 from videonav.agent.prompts import quote
+from videonav.agent.scorer_features import evidence_gap
 from videonav.memory.tree import ROOT, CaptionTree
 from videonav.tools.embed import Embedder
 from videonav.tools.text_source import TextTreeSource
@@ -149,7 +150,8 @@ class ReadsTeacher:
         s = np.asarray(self.scorer.score(q.question, q.options, [r.text for r in reads if r.text]), dtype=float)
         p = np.exp(s - s.max())
         p /= p.sum()
-        return float(p[q.truth]), int(np.argmax(s)), float(self.scorer.confidence(s))
+        gap = evidence_gap(q.question, [r.text for r in reads if r.text])
+        return float(p[q.truth]), int(np.argmax(s)), float(self.scorer.confidence(s, gap=gap))
 
     def run(self, tree: CaptionTree, q: Question) -> Trajectory | None:
         assert q.truth is not None

@@ -46,7 +46,7 @@ class MaxCosScorer:
         o = self.e.encode([f"{question} {x}" for x in options])
         return (o @ t.T).max(axis=1)
 
-    def confidence(self, scores: np.ndarray) -> float:
+    def confidence(self, scores: np.ndarray, gap: float = 0.0) -> float:
         p = np.exp((scores - scores.max()) * 20)
         p /= p.sum()
         top = np.sort(p)[::-1]

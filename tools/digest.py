@@ -30,6 +30,9 @@ _LABEL = re.compile(r'"[^"]*"|\b(On-screen text|Speech|Mentions|Scene|Answer):')
 _QUOTE_TAIL = re.compile(r'"([^"]*)"([^";]*)')
 _SENT = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-z0-9]+")
+# an on-screen heading that opens a section: "CHAPTER 3 | BRIDGES", "Part 2: Results", "LESSON 4"
+_HEADING = re.compile(r"^\s*(chapter|part|section|lesson|episode|module|unit|step|act)\s+(\d+|[ivxlc]+)\b", re.I)
+MAX_HEADINGS = 24
 STOP = frozenset(
     "a an the of on in at to is are was were be been it its this that these those there here and or as "
     "by for with from into onto our we you he she they his her their them i me my us so then than not "
@@ -125,8 +128,21 @@ def rank_fields(docs: Sequence[Sequence[Field]]) -> Ranked:
     return out
 
 
+def is_heading(f: Field) -> bool:
+    """An on-screen field that opens a numbered section (``CHAPTER 3 | BRIDGES``).
+
+    >>> is_heading(Field("text", "CHAPTER 3 | BRIDGES")), is_heading(Field("text", "BRIDGES 3 | NUMBER 12"))
+    (True, False)
+    """
+    return f.kind == "text" and bool(_HEADING.match(f.text))
+
+
 def select(ranked: Ranked, budget: int) -> list[Field]:
     """The best-scoring fields that fit ``budget`` words, back in their original order.
+
+    Section headings (:func:`is_heading`, up to ``MAX_HEADINGS``) are kept on top of the budget:
+    they are the table of contents of a part, and questions about order ("the chapter right
+    after Bridges") and topics need all of them, in time order, not only the rare ones.
 
     Children take turns (each child's best field, then each one's second best, ...) so every
     child, and so every topic a long parent spans, is represented before any child gets two;
@@ -138,8 +154,12 @@ def select(ranked: Ranked, budget: int) -> list[Field]:
     order = [i for turn in range(max(map(len, per_doc.values()), default=0))
              for i in sorted((ids[turn] for ids in per_doc.values() if turn < len(ids)),
                              key=lambda i: (-ranked[i][1], i))]
-    keep, used, covered = set(), 0, set()
+    keep = {i for i in range(len(ranked)) if is_heading(ranked[i][0])}
+    keep = set(sorted(keep)[:MAX_HEADINGS])
+    used, covered = 0, set()
     for i in order:
+        if i in keep:
+            continue
         f, _, rare, _ = ranked[i]
         if rare and rare <= covered:
             continue
