@@ -47,9 +47,10 @@ class PlannerConfig(_Frozen):
     free_text_threshold: float = Field(0.75, ge=0, le=1, description=(
         "questions without options: halt once the extractive reader's confidence reaches this (it is less "
         "calibrated than the option scorer's: at 0.5 it stopped on wrong spans, bench/answers.py)"))
-    reader_weight: float = Field(2.0, ge=0, description=(
+    reader_weight: float = Field(4.0, ge=0, description=(
         "multiple choice: logits added to the option the extractive reader's answer names, times its "
-        "confidence (agent/extract.py reader_vote); 0 = the option scorer alone"))
+        "confidence (agent/extract.py reader_vote); 0 = the option scorer alone; 4 was best of 2/4/8 on "
+        "generated seeds 150-152, bench/answers.py)"))
     min_reads: int = Field(1, ge=0, description="never halt before this many expand/inspect/search observations")
     search_k: int = Field(3, ge=1, description="search: results returned")
     inspect_lines: int = Field(4, ge=1, description="inspect on a text tree: most relevant original lines shown "
@@ -61,7 +62,7 @@ class PlannerConfig(_Frozen):
     max_context_tokens: int = Field(6000, ge=256, description="prompt truncation (all-captions baseline, long traces)")
     device: str = Field("cpu", description="transformers device")
     dtype: Literal["float32", "bfloat16"] = Field(
-        "float32", description="transformers: weights' dtype; 'bfloat16' prefills ~1.7x faster on CPUs with "
+        "float32", description="transformers/vllm: weights' dtype; 'bfloat16' prefills ~1.7x faster on CPUs with "
                                "AVX512-BF16 and halves memory (scores differ from fp32 in the 2nd-3rd digit)")
     chat_template: Literal["auto", "qwen2_5", "model"] = Field(
         "auto", description="tool-call template: 'qwen2_5' (TRL-compatible, same special tokens as SmolLM2), "

