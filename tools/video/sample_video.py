@@ -183,7 +183,8 @@ def questions(p: dict, seed: int) -> list[dict]:
         add("chapter-order", f"Which chapter comes right after the chapter on {a['title']}?", b["title"],
             pool,
             (b["start"], b["start"] + 12.0))
-    for s in rng.sample(scenes, min(4, len(scenes))):
+    shown = [s for s in scenes if s["text"] == f"NUMBER {s['number']}"]  # a city slide shows no number
+    for s in rng.sample(shown, min(4, len(shown))):
         add("number-chapter", f"In which chapter was the number {s['number']} shown?", s["chapter"],
             titles + TOPICS, (s["start"], s["end"]))
     return out
