@@ -120,6 +120,7 @@ PY
       --set "planner.base_url=http://127.0.0.1:$PORT/v1" --set planner.model=smollm2 -v
     took "ask, planner.decoding=$decoding" "$t0"
   done
+  "$PY" "$ROOT/bench/score_parity.py" "http://127.0.0.1:$PORT/v1" smollm2 2>/dev/null
   stop_server
 fi
 

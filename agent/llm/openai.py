@@ -165,6 +165,11 @@ class OpenAILLM(LLM):
         if tools:  # rendered into the prompt only: "none" needs no --enable-auto-tool-choice on vLLM
             payload["tools"] = to_openai_tools(tools)
             payload["tool_choice"] = "none"
+            # vLLM re-validates `tools` and drops keys the OpenAI schema lacks (our schemas' "return"),
+            # so the prompt differed from the transformers backend's by 40 tokens and the action
+            # scores by up to 0.5. Template kwargs override the tools the template sees, verbatim
+            # (scoring already needs vLLM's chat extensions, so no other server is affected).
+            payload["chat_template_kwargs"] = {"tools": to_openai_tools(tools)}
         data = self._post("chat/completions", payload)
         n = int((data.get("usage") or {}).get("prompt_tokens") or 0)
         lps: list[float] = []
