@@ -55,6 +55,8 @@ _STOP = frozenset(
 _UNIT_SPLIT = re.compile(r"(?<=[.!?])\s+|;\s*")
 _QUOTED = re.compile(r"\"([^\"]+)\"|(?:^|(?<=[\s(]))'([^']+)'(?=[\s?.,!;:)]|$)")
 _CAPITAL = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][A-Za-z0-9]*(?:\s+[A-Z0-9][A-Za-z0-9]*)*)")
+COLOURS = frozenset("red orange yellow green blue purple pink brown black white grey gray cyan teal magenta "
+                    "violet gold silver beige navy maroon".split())
 _AFTER = frozenset("after next following then later afterwards subsequent".split())
 _BEFORE = frozenset("before previous prior earlier preceding".split())
 
@@ -136,8 +138,12 @@ def evidence_gap(question: str, texts: Sequence[str]) -> float:
     0.0
     >>> evidence_gap("What did the boy do after he fell?", ["a boy falls"])
     0.0
+    >>> evidence_gap("What number was shown on the orange slide?", ['"INSECTS 5 | NUMBER 8114" on cyan'])
+    1.0
     """
     _, phrases = question_terms(question)
+    # a colour names which thing is meant ("the orange slide", "the man in white") as exactly
+    phrases = phrases + [(w,) for w in tokens(question) if w in COLOURS and (w,) not in phrases]
     if not phrases:
         return 0.0
     toks = [tokens(t) for t in texts if t and t.strip()]
