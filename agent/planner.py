@@ -28,13 +28,14 @@ from langgraph.runtime import Runtime
 from videonav.agent.actions import LETTERS, Action, ParseFailure, option_index, parse_action, tool_schemas
 from videonav.agent.config import RunConfig
 from videonav.agent.episode import Episode
-from videonav.agent.extract import LARGE_BACKENDS, Extracted, extract, free_answer, reader_vote
+from videonav.agent.extract import LARGE_BACKENDS, Extracted, extract, free_answer
 from videonav.agent.llm.base import LLM
-from videonav.agent.observe import cite
+from videonav.agent.observe import Read, cite
 from videonav.agent.result import AskResult, Span
-from videonav.agent.scorer_features import evidence_gap
+from videonav.agent.scorer import answer_scores
 from videonav.memory.source import TreeSource
 from videonav.tools.embed import Embedder
+from videonav.tools.speech.choose import spoken_reads
 
 # Small fixed preferences between action kinds, in units of cosine similarity: descend
 # (expand) rather than read lines of a big part when both fit the budget; search only
@@ -203,17 +204,20 @@ class Planner:
         return cands[int(np.argmax(total))][0]
 
     # -- answering ---------------------------------------------------------------------
-    def _scores(self, ep: Episode) -> np.ndarray | None:
+    def _scored(self, ep: Episode) -> tuple[np.ndarray, float] | None:
         if not ep.options or self.scorer is None:
             return None
-        s = np.asarray(self.scorer.score(ep.question, ep.options, [r.text for r in ep.reads if r.text]), dtype=float)
-        return s + reader_vote(ep.question, ep.options, ep.reads, self.embedder, self.cfg.planner.reader_weight)
+        return answer_scores(self.scorer, ep.question, ep.options, ep.reads, self.embedder,
+                             self.cfg.planner.reader_weight)
+
+    def _scores(self, ep: Episode) -> np.ndarray | None:
+        got = self._scored(ep)
+        return None if got is None else got[0]
 
     def _update_confidence(self, ep: Episode) -> None:
-        s = self._scores(ep)
-        if s is not None:
-            gap = evidence_gap(ep.question, [r.text for r in ep.reads if r.text])
-            ep.confidence = float(self.scorer.confidence(s, gap=gap))  # type: ignore[union-attr]
+        got = self._scored(ep)
+        if got is not None:
+            ep.confidence = got[1]
         elif not ep.options:  # free text halts on the extractive reader's confidence, as options do on the scorer's
             ep.confidence = float(extract(ep.question, ep.reads, self.embedder).confidence)
 
@@ -224,6 +228,9 @@ class Planner:
     def _result(self, source: TreeSource, ep: Episode) -> AskResult:
         idx: int | None = None
         answer = ""
+        if ep.options:  # a question about speech, a video without subtitles: the options heard in its audio
+            ep.reads.extend(Read(t, a, b, kind="speech") for a, b, t in spoken_reads(
+                source, ep.question, ep.options, [(r.start, r.end) for r in ep.reads if r.kind != "summary"]))
         scores = self._scores(ep)
         free: Extracted | None = None
         if ep.options:

@@ -48,9 +48,10 @@ from typing import Any
 import numpy as np
 
 from videonav.agent.extract import _anchor as order_anchor
-from videonav.agent.extract import question_terms
+from videonav.agent.extract import question_terms, reader_vote
 from videonav.agent.extract_text import _TOKEN, stem
-from videonav.agent.scorer_features import COOC_FEATURES, content_words, cooc_features
+from videonav.agent.observe import Read
+from videonav.agent.scorer_features import COOC_FEATURES, content_words, cooc_features, evidence_gap
 from videonav.tools.embed import Embedder, split_sentences
 
 BASE_FEATURES = ["qo_max", "qo_top3", "qo_mean", "o_max", "o_top3", "o_mean", "o_rel", "contrast", "contrast_u",
@@ -238,6 +239,18 @@ def anchor_echoes(question: str, options: Sequence[str]) -> list[bool]:
         words = {stem(w) for w in _TOKEN.findall(o) if w.lower() not in ("a", "an", "the")}
         out.append(bool(words) and words <= anchor)
     return out
+
+
+def answer_scores(scorer: Any, question: str, options: Sequence[str], reads: Sequence[Read],
+                  embedder: Embedder | None, reader_weight: float) -> tuple[np.ndarray, float]:
+    """(score per option, confidence) from what was read: the one way every strategy answers.
+
+    The scorer's logits plus the extractive reader's vote (:func:`reader_vote`); the confidence
+    is the scorer's, with the evidence gap of these reads."""
+    texts = [r.text for r in reads if r.text]
+    s = np.asarray(scorer.score(question, list(options), texts), dtype=float)
+    s = s + reader_vote(question, options, reads, embedder, reader_weight)
+    return s, float(scorer.confidence(s, gap=evidence_gap(question, texts)))
 
 
 def load_weights(path: Path | str = WEIGHTS_PATH) -> dict:

@@ -25,7 +25,7 @@ from videonav.agent.observe import Read, cite, render_reads, search_items, top_k
 from videonav.agent.planner import Planner
 from videonav.agent.prompts import options_block, quote
 from videonav.agent.result import AskResult, Cost, Step
-from videonav.agent.scorer_features import evidence_gap
+from videonav.agent.scorer import answer_scores
 from videonav.memory.source import TreeSource
 from videonav.tools.embed import Embedder
 
@@ -84,9 +84,8 @@ def read_and_answer(name: str, reads: list[Read], question: str, options: list[s
     answer = ""
     conf = 0.0
     if options and scorer is not None:
-        s = np.asarray(scorer.score(question, options, [r.text for r in reads]))
-        gap = evidence_gap(question, [r.text for r in reads if r.text])
-        idx, conf = int(np.argmax(s)), float(scorer.confidence(s, gap=gap))
+        s, conf = answer_scores(scorer, question, options, reads, embedder, cfg.planner.reader_weight)
+        idx = int(np.argmax(s))
     if llm is not None and options and cfg.planner.answer_mode == "planner":
         t = time.perf_counter()
         ans, pt, ct = _llm_choice(llm, question, options, reads)
