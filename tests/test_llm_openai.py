@@ -246,3 +246,12 @@ def test_score_sends_the_tools_verbatim_as_template_kwargs(server: tuple[FakeSer
         assert req["chat_template_kwargs"] == {"tools": tools} and req["tool_choice"] == "none"
     llm.chat(MESSAGES, tools)  # free generation may go to any server: no vLLM-only fields
     assert "chat_template_kwargs" not in fake.requests[-1] and fake.requests[-1]["tool_choice"] == "auto"
+
+
+def test_score_reports_token_usage(server: tuple[FakeServer, str]) -> None:
+    # the served constrained planner showed "0+0 tokens" in its cost line: score set no last_usage
+    _, url = server
+    llm = _llm(url)
+    assert llm.last_usage is None
+    llm.score(MESSAGES, ["ab", "abcd"])
+    assert llm.last_usage == (10, 6)  # the fake: 10 prompt tokens, one token per character

@@ -200,6 +200,7 @@ class OpenAILLM(LLM):
             raise NotImplementedError(f"{self.base_url} gives no prompt log-probs (needs vLLM's chat API): "
                                       f"{e}") from None
         self._score_supported = True
+        self.last_usage = (base, sum(max(0, n - base) for n, _ in results))  # the run's token counts
         out = []
         for _, lps in results:
             tail = lps[base:]

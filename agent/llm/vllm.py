@@ -98,6 +98,7 @@ class VLLMBackend(LLM):
         out = [0.0] * len(conts)
         if not todo:
             return out
+        self.last_usage = (len(prompt), sum(len(conts[i]) for i in todo))
         params = SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
         results = engine.generate([{"prompt_token_ids": list(prompt) + conts[i]} for i in todo], params,
                                   use_tqdm=False)
