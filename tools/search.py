@@ -125,6 +125,7 @@ class _Matrix:
         for name in self._NAMES:
             np.save(folder / f"{name}.npy", getattr(self, "mat" if name == "mat16" else name), allow_pickle=False)
         (folder / "trees.json").write_text(json.dumps(self.trees), encoding="utf-8")
+        (folder / "mat.npy").unlink(missing_ok=True)  # the float32 matrix of caches before float16
         for old in folder.parent.iterdir():  # older fingerprints are dead weight (hundreds of MiB each)
             if old != folder and old.is_dir():
                 shutil.rmtree(old, ignore_errors=True)
