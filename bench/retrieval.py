@@ -3,8 +3,9 @@
 Three tasks, each scored for every (mode, text) pair:
 
 - **nextqa** video retrieval: the 570 NExT-QA val videos of the shared 1-fps captions; query =
-  question + correct answer, target = its video. R@1/5/10 and median rank (a video's rank is
-  that of its best node; a video outside the candidates counts as rank = number of videos).
+  question + correct answer, target = its video. R@1/5/10 and median rank; videos are ranked by
+  ``Searcher.videos`` (tools/search_videos.py: per-video scores, z-fusion for hybrid; a video
+  lexical search does not return counts as rank = number of videos).
 - **nextgqa** moment retrieval: NExT-GQA val questions, search inside the question's video, query
   = question + answer, target = the evidence spans. R@1 at IoU 0.3 / 0.5 (top leaf vs the best
   evidence span) and the mean IoU of the top leaf.
@@ -19,6 +20,8 @@ NExT-QA trees are built with the hashing summariser (parent captions are extract
 only the retrieval vectors are MiniLM) so the store builds in minutes on two cores.
 
     python bench/retrieval.py nextqa nextgqa --store /tmp/vn-retrieval.sqlite
+    # fusion settings are chosen with --split tune and reported with --split held (halves of the val videos)
+    python bench/retrieval.py nextqa nextgqa --store /tmp/vn-retrieval.sqlite --split held
     for S in 200 201 202 203 204; do
       python demos/make_sample_video.py --minutes 10 --seed $S --out /tmp/vnlib/s$S
       videonav index /tmp/vnlib/s$S/sample_10min.mp4 --store /tmp/vnlib/lib.sqlite --set embedder.model=hashing
