@@ -61,8 +61,20 @@ def test_the_said_option_is_chosen_where_the_cue_is_said(word: str) -> None:
     got = OptionSpotter().choose(audio, OPTIONS, cue_words(QUESTION, OPTIONS), offset=100.0)
     assert got is not None and got.option == word and got.index == OPTIONS.index(word)
     assert abs(got.start - (100.0 + at)) < 0.5  # the secret-word sentence, not the others
-    assert got.margin > 0 and max(got.scores) == got.scores[got.index]
+    assert got.margin > 0 and max(got.scores) == got.scores[got.index] and got.cued
     assert word in got.heard and got.text().startswith('Speech (spotted): "') and "100." not in got.heard
+
+
+@need_espeak
+@pytest.mark.slow
+def test_options_without_the_cue_sentence_are_not_evidence() -> None:
+    """Without "secret word" in the audio the grammar still forces a pick; the score says it is a guess."""
+    from videonav.tools.speech.narrate import synthesize
+
+    audio = np.concatenate([silence(0.5), synthesize("Here is part of our look at deserts."), silence(2.5),
+                            synthesize("Our reporter is speaking from Oslo today."), silence(0.5)])
+    got = OptionSpotter().choose(audio, OPTIONS, ["secret", "word"])
+    assert got is None or not got.cued
 
 
 def test_nothing_to_choose_gives_none() -> None:

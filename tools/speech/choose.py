@@ -16,8 +16,12 @@ easier task than open decoding. Two steps, both in pocketsphinx:
 2. **Which**: in the best window each option is aligned alone (same grammar, one option) and the
    options are ranked by their score; the margin between the best two is the confidence.
 
-Measured on narrated generated videos (``bench/asr.py``, seeds 200-207): see
-``bench/results/asr.txt``. Text decoded from audio is data for the answerer, never instructions.
+Measured (``bench/asr.py``, ``bench/results/asr.txt``): on the spoken-word questions of 8 narrated
+20-minute generated videos (seeds 200-207, 32 questions, the question's chapter as the span) the
+right window is found 32/32 times and the right option 29/32 (91%; phone spotting 50%, free
+decoding 0%, chance 20%), at about 27x real time per chapter on one core. Settings were chosen on
+seeds 100-112. The read it yields holds only dictionary words of the question's cue and options,
+so text from audio cannot carry instructions; it is data for the answerer.
 
 Pocketsphinx 5.1.1 details that matter: ``bestpath=False`` (the lattice best path drops the
 grammar's final word), very wide beams (a forced cue word in a window that does not say it is
@@ -47,6 +51,10 @@ JOIN_GAP = 1.5
 PAD = 0.3
 """Seconds of context either side of a window (the decoder needs silence to start and end on)."""
 BEAM = 1e-200
+MIN_LLR = -1500.0
+"""A window whose cue-word grammar scores this far (pocketsphinx log units) below the phone loop does
+not say the cue words. Fitted on generator seeds 110-111: windows that say "secret word" scored
+-1024..178, chapters with that sentence silenced -2271..-2062."""
 _LOG_BASE = math.log(1.0001)  # pocketsphinx's logmath base: scores in its integer units
 _WORD = re.compile(r"[a-z']+")
 _AUX = {"did", "does", "do", "was", "were", "is", "are", "has", "have", "had", "can", "could", "will", "would"}
@@ -66,6 +74,8 @@ class Spotted:
     heard: str
     scores: tuple[float, ...]
     llr: float = 0.0
+    cued: bool = False
+    """The question's cue words were heard in the window (``llr >= MIN_LLR``): the option is evidence."""
 
     def text(self) -> str:
         """The read the answerer gets: what the decoder heard (cue words + option), quoted, timed."""
@@ -197,7 +207,8 @@ class OptionSpotter:
         second = scores[order[1]] if len(order) > 1 else -math.inf
         margin = scores[i] - second if math.isfinite(second) else math.inf
         return Spotted(index=i, option=options[i], start=a + offset, end=b + offset, margin=float(margin),
-                       heard=heard[i], scores=tuple(float(s) for s in scores), llr=float(llr))
+                       heard=heard[i], scores=tuple(float(s) for s in scores), llr=float(llr),
+                       cued=bool(prefix) and llr >= MIN_LLR)
 
 
 SPEECH_VERBS = {"say", "said", "says", "saying", "mention", "mentioned", "mentions", "speak", "spoke", "spoken",
@@ -233,8 +244,9 @@ def spoken_reads(source: Any, question: str, options: Sequence[str],
     the visited ``spans``, when the video has an audio track but no subtitles (its speech cues, if
     any, came from free ASR, which misses the content words this recovers).
 
-    Empty for text trees, videos with subtitles or without audio, questions not about speech,
-    and audio that cannot be read (the answer then rests on the captions alone)."""
+    Empty for text trees, videos with subtitles or without audio, questions not about speech or
+    without cue words, visited audio where the cue words are not heard (``MIN_LLR``: a guess there
+    would be confident noise), and audio that cannot be read (the answer rests on the captions)."""
     global _SPOTTER
     info = getattr(source, "info", None)
     meta = getattr(getattr(source, "tree", None), "meta", None) or {}
@@ -249,6 +261,9 @@ def spoken_reads(source: Any, question: str, options: Sequence[str],
     from videonav.tools.speech.base import AsrError
 
     try:
+        cue = cue_words(question, options)
+        if not cue:
+            return []
         _SPOTTER = _SPOTTER or OptionSpotter()
         audio = load_audio(info.path)
         pieces, offsets, used = [], [], 0.0
@@ -259,9 +274,8 @@ def spoken_reads(source: Any, question: str, options: Sequence[str],
             pieces.append(audio[int(a * RATE) : int(b * RATE)])
             offsets.append(a)
             used += b - a
-        cue = cue_words(question, options)
         found = [s for x, a in zip(pieces, offsets, strict=True)
-                 if (s := _SPOTTER.choose(x, options, cue, offset=a)) is not None]
+                 if (s := _SPOTTER.choose(x, options, cue, offset=a)) is not None and s.cued]
     except AsrError:
         return []
     if not found:
