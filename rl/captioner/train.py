@@ -262,6 +262,7 @@ def caption_pairs(model_dir: str | Path, cfg: CaptionerRunConfig, pairs: Sequenc
     out: dict[str, str] = {}
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
-        texts, _, _ = B.generate(model, processor, chunk, mcfg, max_new_tokens=cfg.train.max_new_tokens)
+        with _autocast(cfg):
+            texts, _, _ = B.generate(model, processor, chunk, mcfg, max_new_tokens=cfg.train.max_new_tokens)
         out.update({e.clip_id: t for e, t in zip(chunk, texts, strict=True)})
     return out
