@@ -133,6 +133,7 @@ def test_video_input_sends_one_video_with_real_frame_spacing() -> None:
     cap = TransformersCaptioner.__new__(TransformersCaptioner)  # no weights: check the processor call only
     cap.cfg = _cfg("unused", video_input=True)
     cap.processor = proc = _RecordingProcessor()
+    cap.ocr = None  # a captioner not trained with the OCR prompt
     req = CaptionRequest(frames=tuple(frames(4)), timestamps=(10.0, 12.0, 14.0, 16.0), prompt="")
     cap._inputs([req])
     content = proc.messages[0][0]["content"]
