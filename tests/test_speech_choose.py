@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from videonav.tools.speech.choose import OptionSpotter, asks_about_speech, cue_words, spoken_reads, windows
+from videonav.tools.speech.choose import OptionSpotter, asks_about_speech, cue_words, focus_parts, spoken_reads, windows
 
 pytest.importorskip("pocketsphinx")
 SR = 16000
@@ -44,6 +44,18 @@ def test_cue_words_are_what_the_question_quotes() -> None:
     assert cue_words("Why did the man laugh?") == [] and cue_words("What is it") == []
     assert cue_words("What lantern word did he say?", ["lantern"]) == ["word"]  # an option is no cue
     assert asks_about_speech(QUESTION) and not asks_about_speech("What number was shown on the red slide?")
+
+
+def test_focus_is_the_part_most_visited_reads_lie_in() -> None:
+    from textfix import small_tree
+
+    tree = small_tree()  # parts 1 = 0-30 s, 2 = 30-60 s
+    assert focus_parts(tree, [(31.0, 35.0), (50.0, 52.0), (2.0, 4.0)]) == [(30.0, 60.0)]
+    assert focus_parts(tree, [(1.0, 2.0), (40.0, 41.0)]) == [(0.0, 30.0), (30.0, 60.0)]  # a tie: both
+    assert focus_parts(tree, []) == [] and focus_parts(None, [(1.0, 2.0)]) == [(1.0, 2.0)]
+    # a part the question names wins over where the reads were
+    assert focus_parts(tree, [(1.0, 2.0)], "What was said while the men play guitar?") == [(30.0, 60.0)]
+    assert focus_parts(tree, [(1.0, 2.0)], "What was said in the video?") == [(0.0, 30.0)]
 
 
 def test_windows_join_a_segment_with_the_next_across_a_short_pause() -> None:

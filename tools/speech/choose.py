@@ -238,11 +238,43 @@ def _merge(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     return [(a, b) for a, b in out]
 
 
+def focus_parts(tree: Any, spans: Sequence[tuple[float, float]], question: str = "") -> list[tuple[float, float]]:
+    """The span of the top-level part ``question`` names, else of the part(s) of ``tree`` holding the
+    most of ``spans`` (by midpoint). A part is named when its caption alone has the most of the
+    question's words that some but not all part captions contain ("the chapter on *Insects*").
+
+    Why: the planner's visited leaves sample a part; the sentence asked about may sit in a leaf of
+    that part it did not read. A whole part (a chapter of a chaptered video) is where the question
+    points, and one part keeps other parts' similar sentences (every chapter has a secret word)
+    out of the search. Without a tree: ``spans`` unchanged."""
+    parts = tree.children(tree.root.id) if tree is not None and hasattr(tree, "children") else []
+    if not parts or not spans:
+        return list(spans)
+    caps = [set(_WORD.findall((n.caption or "").lower())) for n in parts]
+    words = {w for w in _WORD.findall(question.lower()) if len(w) > 3 and w not in _STOP}
+    named = [len({w for w in words if w in c and not all(w in d for d in caps)}) for c in caps]
+    if max(named, default=0) > 0 and named.count(max(named)) == 1:
+        n = parts[named.index(max(named))]
+        return [(n.start, n.end)]
+    count: dict[int, int] = {}
+    for a, b in spans:
+        mid = (a + b) / 2
+        for i, n in enumerate(parts):
+            if n.start <= mid < n.end or (i == len(parts) - 1 and mid == n.end):
+                count[i] = count.get(i, 0) + 1
+                break
+    if not count:
+        return list(spans)
+    top = max(count.values())
+    return [(parts[i].start, parts[i].end) for i in sorted(count) if count[i] == top]
+
+
 def spoken_reads(source: Any, question: str, options: Sequence[str],
                  spans: Sequence[tuple[float, float]]) -> list[tuple[float, float, str]]:
     """``(start, end, text)`` evidence for a multiple-choice question about speech, from the audio of
-    the visited ``spans``, when the video has an audio track but no subtitles (its speech cues, if
-    any, came from free ASR, which misses the content words this recovers).
+    the part the visited ``spans`` point to (:func:`focus_parts`), when the video has an audio track
+    but no subtitles (its speech cues, if any, came from free ASR, which misses the content words
+    this recovers).
 
     Empty for text trees, videos with subtitles or without audio, questions not about speech or
     without cue words, visited audio where the cue words are not heard (``MIN_LLR``: a guess there
@@ -254,7 +286,7 @@ def spoken_reads(source: Any, question: str, options: Sequence[str],
     if (info is None or not getattr(info, "has_audio", False) or (label and not label.startswith("speech:"))
             or not options or not asks_about_speech(question)):
         return []
-    spans = _merge(spans)
+    spans = _merge(focus_parts(getattr(source, "tree", None), spans, question))
     if not spans:
         return []
     from videonav.tools.speech.audio import load_audio
