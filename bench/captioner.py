@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -121,7 +122,8 @@ def main() -> int:
         rows.append((name, rep.overall, shape, colour))
     lines = [f"Captioner bench ({time.strftime('%Y-%m-%d')}): {len(pairs)} held-out clips from seeds {args.eval_seeds} "
              f"({args.minutes:g}-min generated videos), train seeds {args.train_seeds}",
-             "command: OMP_NUM_THREADS=1 python bench/captioner.py " + " ".join(sys.argv[1:]),
+             f"command: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} python bench/captioner.py "
+             + " ".join(sys.argv[1:]),
              "", f"{'captioner':<10}{'BLEU-4':>8}{'METEOR':>8}{'ROUGE-L':>9}{'CIDEr-D':>9}{'STS':>7}"
              f"{'shape ok':>10}{'colour ok':>10}"]
     for name, o, shape, colour in rows:
