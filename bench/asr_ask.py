@@ -4,8 +4,9 @@ without the "Speech (spotted)" reads of :func:`videonav.tools.speech.choose.spok
 
     python bench/asr_ask.py --seed 208 --out /tmp/asrb/e2e
 
-Unlike ``bench/asr.py`` (the question's chapter given), the spans searched are the ones the
-planner visited, so a question whose secret-word scene was not visited gets no spotted read.
+Unlike ``bench/asr.py`` (the question's chapter given), the audio searched is the top-level part
+the question names or, failing that, the one the planner's visited reads point to
+(``choose.focus_parts``); where the cue words are not heard there, no spotted read is added.
 """
 
 from __future__ import annotations

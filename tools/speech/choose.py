@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -240,8 +241,8 @@ def _merge(spans: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
 
 def focus_parts(tree: Any, spans: Sequence[tuple[float, float]], question: str = "") -> list[tuple[float, float]]:
     """The span of the top-level part ``question`` names, else of the part(s) of ``tree`` holding the
-    most of ``spans`` (by midpoint). A part is named when its caption alone has the most of the
-    question's words that some but not all part captions contain ("the chapter on *Insects*").
+    most of ``spans`` (by midpoint). A part is named when its caption says the question's words
+    that some but not all part captions contain ("the chapter on *Insects*") most often.
 
     Why: the planner's visited leaves sample a part; the sentence asked about may sit in a leaf of
     that part it did not read. A whole part (a chapter of a chaptered video) is where the question
@@ -250,21 +251,24 @@ def focus_parts(tree: Any, spans: Sequence[tuple[float, float]], question: str =
     parts = tree.children(tree.root.id) if tree is not None and hasattr(tree, "children") else []
     if not parts or not spans:
         return list(spans)
-    caps = [set(_WORD.findall((n.caption or "").lower())) for n in parts]
+    caps = [Counter(_WORD.findall((n.caption or "").lower())) for n in parts]
     words = {w for w in _WORD.findall(question.lower()) if len(w) > 3 and w not in _STOP}
-    named = [len({w for w in words if w in c and not all(w in d for d in caps)}) for c in caps]
-    if max(named, default=0) > 0 and named.count(max(named)) == 1:
-        n = parts[named.index(max(named))]
+    words = {w for w in words if any(c[w] for c in caps) and not all(c[w] for c in caps)}
+    named = [sum(c[w] for w in words) for c in caps]  # occurrences: a part that merely overlaps says it once
+    best = max(named, default=0)
+    if best > 0 and named.count(best) == 1:
+        n = parts[named.index(best)]
         return [(n.start, n.end)]
+    keep = {i for i, v in enumerate(named) if v == best} if best > 0 else set(range(len(parts)))
     count: dict[int, int] = {}
     for a, b in spans:
         mid = (a + b) / 2
         for i, n in enumerate(parts):
-            if n.start <= mid < n.end or (i == len(parts) - 1 and mid == n.end):
+            if (n.start <= mid < n.end or (i == len(parts) - 1 and mid == n.end)) and i in keep:
                 count[i] = count.get(i, 0) + 1
                 break
     if not count:
-        return list(spans)
+        return [(parts[i].start, parts[i].end) for i in sorted(keep)] if best > 0 else list(spans)
     top = max(count.values())
     return [(parts[i].start, parts[i].end) for i in sorted(count) if count[i] == top]
 
