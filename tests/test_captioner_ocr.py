@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("pycocoevalcap")
 
-from tiny_vlms import _text_config, frames, tiny_tokenizer  # noqa: E402
+from tiny_vlms import build_tiny_llama, frames  # noqa: E402
 from videonav.rl.captioner import batch as B  # noqa: E402
 from videonav.rl.captioner.config import load_captioner_config  # noqa: E402
 from videonav.rl.captioner.data import Pair, frames_key  # noqa: E402
@@ -24,16 +24,7 @@ from videonav.tools.captioners.ocr_prompt import ocr_user_text, reads_ocr  # noq
 
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    out = tmp_path_factory.mktemp("tinylm_ocr")
-    tok = tiny_tokenizer(["<|im_start|>", "<|im_end|>"])
-    torch.manual_seed(0)
-    cfg = {**_text_config(tok), "num_hidden_layers": 2}
-    LlamaForCausalLM(LlamaConfig(**cfg, tie_word_embeddings=True)).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return build_tiny_llama(tmp_path_factory.mktemp("tinylm_ocr"), num_hidden_layers=2)
 
 
 def _cfg(tiny_lm: Path, out: Path, **over: Any):  # noqa: ANN202

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("pycocoevalcap")
 
-from tiny_vlms import _text_config, frames, tiny_tokenizer  # noqa: E402
+from tiny_vlms import build_tiny_llama, frames  # noqa: E402
 from videonav.rl.captioner import batch as B  # noqa: E402
 from videonav.rl.captioner.config import load_captioner_config  # noqa: E402
 from videonav.rl.captioner.data import EVAL_SEEDS, TRAIN_SEEDS, sample_pairs, scene_captions  # noqa: E402
@@ -23,15 +23,7 @@ from videonav.rl.captioner.train import encode_pairs, pairs_for, train_scst, tra
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 1-layer random Llama with a byte-level BPE tokenizer (ChatML specials): stands in for SmolLM2."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    out = tmp_path_factory.mktemp("tinylm")
-    tok = tiny_tokenizer(["<|im_start|>", "<|im_end|>"])
-    torch.manual_seed(0)
-    LlamaForCausalLM(LlamaConfig(**_text_config(tok), tie_word_embeddings=True)).save_pretrained(out)
-    tok.save_pretrained(out)
-    return out
+    return build_tiny_llama(tmp_path_factory.mktemp("tinylm"))
 
 
 def _cfg(tiny_lm: Path, out: Path, **over: Any):  # noqa: ANN202

@@ -55,6 +55,19 @@ def _text_config(tok: Any, **extra: Any) -> dict[str, Any]:
                 **extra)
 
 
+def build_tiny_llama(out: Path, **extra: Any) -> Path:
+    """A random Llama (1 layer unless ``num_hidden_layers`` is given) with a byte-level BPE tokenizer
+    (ChatML specials), saved to ``out``: stands in for SmolLM2 as a captioner's text model."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tok = tiny_tokenizer(["<|im_start|>", "<|im_end|>"])
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(**{**_text_config(tok), **extra}, tie_word_embeddings=True)).save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
 def build_idefics3(out: Path) -> Path:
     """SmolVLM architecture: Idefics3 model + Idefics3Processor (PIL image processor), ~0.1 M params."""
     import torch
