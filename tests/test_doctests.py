@@ -20,7 +20,8 @@ ROOT = Path(__file__).resolve().parents[1]
 # modules whose examples are the reference for their behaviour: each must keep at least one
 WITH_EXAMPLES = ["videonav.memory.tree", "videonav.memory.builders", "videonav.memory.store", "videonav.memory.split",
                  "videonav.agent.actions", "videonav.agent.prompts", "videonav.agent.config", "videonav.tools.embed",
-                 "videonav.tools.video.readers", "videonav.rl.rewards", "videonav.tools.openai_client", "videonav.agent.api"]
+                 "videonav.tools.video.readers", "videonav.rl.rewards", "videonav.tools.openai_client",
+                 "videonav.agent.api"]
 
 COLLECT = """
 import json, sys, pytest

@@ -69,7 +69,7 @@ def test_built_tree_exports_their_layout() -> None:
     assert d["video_name"] == tree.video_id and isinstance(d["width"], int) and d["width"] >= 1
     for depth, level in enumerate(d["captions"], start=1):
         assert [s["segment_id"] for s in level] == list(range(1, len(level) + 1))
-        for seg, node in zip(level, tree.level(depth)):
+        for seg, node in zip(level, tree.level(depth), strict=True):
             assert seg["caption"] == f"<caption> {node.caption} </caption>"
             assert seg["frame_time"] == [round(node.start, 1), round(node.end, 1)]
     assert d["captions"][0][0]["level"] == "high" and d["captions"][-1][0]["level"] == "low"
