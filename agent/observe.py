@@ -17,6 +17,7 @@ import numpy as np
 from videonav.agent.actions import Action
 from videonav.agent.prompts import clock, node_line, quote
 from videonav.agent.result import Span
+from videonav.agent.scorer_features import has_phrase, tokens
 from videonav.memory.source import TreeSource
 from videonav.memory.tree import CaptionTree, Node, TreeError
 from videonav.tools.embed import Embedder
@@ -124,7 +125,8 @@ def observe(act: Action, ep: Episode, source: TreeSource, cfg: RunConfig,
 
 def cite(reads: list[Read], question: str, answer: str, embedder: Embedder, top: int = 2,
          slack: float = 0.05) -> list[Span]:
-    """The reads that best support the answer (similarity to question + answer).
+    """The reads that best support the answer (similarity to question + answer), among the reads
+    that state the answer word for word when any does.
 
     Among reads within ``slack`` of the best similarity the *shortest* spans win: a clip
     line and the summary of its 30-s parent often say the same thing, and citing the clip
@@ -132,6 +134,10 @@ def cite(reads: list[Read], question: str, answer: str, embedder: Embedder, top:
     reads = [r for r in reads if r.text]
     if not reads:
         return []
+    # an answer stated word for word ("8639") is cited where it is stated, not where similar words are
+    said = tokens(answer)
+    stating = [r for r in reads if said and has_phrase(tokens(r.text), said)]
+    reads = stating or reads
     q = embedder.encode([f"{question} {answer}"])[0]
     sims = embedder.encode([r.text for r in reads]) @ q
     best = float(sims.max())

@@ -97,3 +97,15 @@ def test_part_summary_keeps_every_chapter_heading_in_time_order():
     d = digest(kids, budget=12)
     heads = [d.find(f"CHAPTER {i} |") for i in range(1, 6)]
     assert all(h >= 0 for h in heads) and heads == sorted(heads), d
+
+
+def test_evidence_is_the_read_that_states_the_answer():
+    from videonav.agent.observe import cite
+
+    # the distractor repeats the question's words (embedding-close); only the other states 8639
+    reads = [Read('The number shown on the white slide: "NUMBER 3086" on white.', 540, 560, "2.4", "clip"),
+             Read('Speech: "Here is part of our look at insects." On-screen text: "INSECTS 1 | NUMBER 8639" '
+                  'on white; "INSECTS 2 | NUMBER 2337" on red; "INSECTS 3 | CITY OSLO" on teal.', 0, 300, "1",
+                  "summary")]
+    got = cite(reads, "What number was shown on the white slide?", "8639", EMB)
+    assert [s.node_id for s in got] == ["1"]
