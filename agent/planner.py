@@ -72,6 +72,7 @@ class Planner:
         self.scorer = scorer
         self.tools = tool_schemas()
         self._can_score = True
+        self._memo: tuple[Episode, int, tuple[np.ndarray, float]] | None = None
         g = StateGraph(State, context_schema=Context)
         g.add_node("decide", self._decide)
         g.add_node("act", self._act)
@@ -205,10 +206,15 @@ class Planner:
 
     # -- answering ---------------------------------------------------------------------
     def _scored(self, ep: Episode) -> tuple[np.ndarray, float] | None:
+        """Scores and confidence of what the episode has read, computed once per set of reads
+        (the halting check, the forced answer and the result all ask for them)."""
         if not ep.options or self.scorer is None:
             return None
-        return answer_scores(self.scorer, ep.question, ep.options, ep.reads, self.embedder,
-                             self.cfg.planner.reader_weight)
+        if self._memo is None or self._memo[0] is not ep or self._memo[1] != len(ep.reads):
+            got = answer_scores(self.scorer, ep.question, ep.options, ep.reads, self.embedder,
+                                self.cfg.planner.reader_weight)
+            self._memo = (ep, len(ep.reads), got)
+        return self._memo[2]
 
     def _scores(self, ep: Episode) -> np.ndarray | None:
         got = self._scored(ep)

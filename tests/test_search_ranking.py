@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
+import test_search
 from test_search import CountingEmbedder, make_store
 
 from videonav.agent.cli.dispatch import main as cli
@@ -15,13 +15,7 @@ from videonav.tools import search as search_mod
 from videonav.tools import search_local
 from videonav.tools.search import Searcher, _Matrix
 
-
-@pytest.fixture
-def store(tmp_path):
-    search_mod._MEMORY.clear()
-    s, keys = make_store(tmp_path / "s.sqlite")
-    yield s, keys
-    s.close()
+store = test_search.store  # the same store fixture as tests/test_search.py
 
 
 def _video(store: Store, key: str, vid: str, caps: list[str]) -> None:
