@@ -130,3 +130,12 @@ def test_generator_writes_the_free_text_file_beside_unchanged_files(tmp_path: Pa
     assert all(f["video"] == "sample_1min.mp4" for f in free)
     loaded = load_videonav(tmp_path / "sample_1min.freetext.json")
     assert loaded and all(q.truth_text and not q.options for q in loaded)
+
+
+def test_generator_summary_names_only_the_files_it_wrote(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """With --no-srt no .srt is written, so the summary line must not report subtitle cues."""
+    assert gen.main(["--minutes", "0.5", "--seed", "150", "--out", str(tmp_path / "a"), "--no-srt"]) == 0
+    line = capsys.readouterr().out
+    assert not list((tmp_path / "a").glob("*.srt")) and ".srt (" not in line and "no .srt" in line
+    assert gen.main(["--minutes", "0.5", "--seed", "150", "--out", str(tmp_path / "b")]) == 0
+    assert ".srt (" in capsys.readouterr().out and list((tmp_path / "b").glob("*.srt"))

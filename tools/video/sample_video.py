@@ -266,7 +266,8 @@ def main(argv: list[str] | None = None) -> int:
 
         narrate_video(args.out / f"{stem}.mp4", cues, p["duration"])
     print(f"wrote {args.out / stem}.mp4 ({n} frames, {p['duration']:.0f} s, {len(p['scenes'])} scenes, "
-          f"{len(p['chapters'])} chapters), .srt ({len(cues)} cues), .events.json, .questions.json "
+          f"{len(p['chapters'])} chapters), {'no .srt' if args.no_srt else f'.srt ({len(cues)} cues)'}"
+          f"{f', speech ({len(cues)} lines)' if args.narrate else ''}, .events.json, .questions.json "
           f"({len(qs)} questions), .freetext.json ({len(free)}) in {time.perf_counter() - t0:.1f} s")
     return 0
 
