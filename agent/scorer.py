@@ -32,6 +32,16 @@ Features of option *i* (``FEATURES``; captions = the texts read, sentences = the
 
 With no texts the caption features are 0 and only ``o_bias``, ``q_o``, ``o_len`` and ``o_in_q``
 speak.
+
+**Whole-video questions** (:func:`~videonav.agent.scorer_features.whole_video`: "What is the overall
+goal of C's actions?") are scored by a second, smaller model (``"whole_video"`` in the weights):
+only features that aggregate over *everything* read (``WHOLE_FEATURES``: mean "question option"
+cosine, the uniform caption vote ``contrast_u``, word coverage ``lex``), each z-scored across the
+options of the question so its scale does not depend on option length or caption style. The main
+model, fitted on questions about one moment, leans on the single best-matching caption; for a
+question about the whole activity that caption is usually a distractor's (an interruption, an
+object handled in passing). Narration-style texts ("#C C cuts the onion") are rewritten as plain
+sentences first (:func:`~videonav.agent.scorer_features.normalise_narration`).
 An optional LLM feature (``llm_pmi``: mean log-prob of the option given the top captions
 minus given none) is supported when ``llm`` is passed and the weights name it.
 """
@@ -51,12 +61,22 @@ from videonav.agent.extract import _anchor as order_anchor
 from videonav.agent.extract import question_terms, reader_vote
 from videonav.agent.extract_text import _TOKEN, stem
 from videonav.agent.observe import Read
-from videonav.agent.scorer_features import COOC_FEATURES, content_words, cooc_features, evidence_gap
+from videonav.agent.scorer_features import (
+    COOC_FEATURES,
+    content_words,
+    cooc_features,
+    evidence_gap,
+    is_narration,
+    normalise_narration,
+    whole_video,
+)
 from videonav.tools.embed import Embedder, split_sentences
 
 BASE_FEATURES = ["qo_max", "qo_top3", "qo_mean", "o_max", "o_top3", "o_mean", "o_rel", "contrast", "contrast_u",
                  "contrast_db", "contrast_qdb", "o_bias", "lex", "lex_s", "q_o", "o_len"]
 FEATURES = BASE_FEATURES + COOC_FEATURES
+#: the whole-video model's features: aggregates over every read text, no best single match
+WHOLE_FEATURES = ["qo_mean", "contrast_u", "lex"]
 NO_TEXT_FEATURES = ("o_bias", "q_o", "o_len", "o_in_q")
 GENERIC_TEXTS = [
     "The image shows a scene.",
@@ -64,11 +84,14 @@ GENERIC_TEXTS = [
     "There is something in the background.",
 ]
 WEIGHTS_PATH = Path(__file__).with_name("scorer_weights.json")
+#: who the camera wearer "C" of a narration is to the embedder (normalise_narration)
+PERSON = "the person"
 #: logits taken off an option that merely restates an order question's anchor (:func:`anchor_echoes`)
 ECHO_PENALTY = 5.0
 
 _WORD = re.compile(r"[a-z0-9]+")
-__all__ = ["FEATURES", "OptionScorer", "content_words", "load_default_scorer", "load_weights", "option_features"]
+__all__ = ["FEATURES", "WHOLE_FEATURES", "OptionScorer", "content_words", "load_default_scorer", "load_weights",
+           "option_features", "option_zscore"]
 
 
 def _softmax(x: np.ndarray, axis: int) -> np.ndarray:
@@ -81,6 +104,17 @@ def _topk_mean(sim: np.ndarray, k: int) -> np.ndarray:
     """sim: (options, n) -> mean of the k largest per row."""
     k = min(k, sim.shape[1])
     return np.sort(sim, axis=1)[:, -k:].mean(axis=1)
+
+
+def option_zscore(f: np.ndarray) -> np.ndarray:
+    """Each column z-scored across the options (axis -2); a column the options share is 0.
+
+    >>> option_zscore(np.array([[1.0, 5.0], [3.0, 5.0]])).tolist()
+    [[-1.0, 0.0], [1.0, 0.0]]
+    """
+    m = f.mean(axis=-2, keepdims=True)
+    s = f.std(axis=-2, keepdims=True)
+    return np.where(s < 1e-9, 0.0, (f - m) / np.where(s < 1e-9, 1.0, s))
 
 
 def option_features(q: np.ndarray, o: np.ndarray, qo: np.ndarray, generic: np.ndarray,
@@ -149,16 +183,32 @@ class OptionScorer:
 
     def features(self, question: str, options: list[str], texts: list[str]) -> np.ndarray:
         texts = [t for t in texts if t and t.strip()]
+        eq, eo, et = question, list(options), texts   # what the embedder reads
+        if is_narration(texts):  # "#C C cuts the onion": plain sentences on every side
+            eq, eo, et = (normalise_narration(question, PERSON), [normalise_narration(o, PERSON) for o in options],
+                          [normalise_narration(t, PERSON) for t in texts])
+            question, options = normalise_narration(question), [normalise_narration(o) for o in options]
+            texts = [normalise_narration(t) for t in texts]
         sents = list(dict.fromkeys(s for t in texts for s in split_sentences(t)))
-        qv = self.embedder.encode([question])[0]
-        ov = self.embedder.encode(list(options))
-        qov = self.embedder.encode([f"{question} {o}" for o in options])
-        cap = self.embedder.encode(texts)
+        qv = self.embedder.encode([eq])[0]
+        ov = self.embedder.encode(eo)
+        qov = self.embedder.encode([f"{eq} {o}" for o in eo])
+        cap = self.embedder.encode(et)
         sw = [content_words(s) for s in sents]
         return option_features(qv, ov, qov, self._generic_vec(), cap, options, sw,
                                set().union(*sw) if sw else set(), question, texts)
 
-    def _linear(self, f: np.ndarray) -> np.ndarray:
+    def whole_model(self, question: str) -> dict | None:
+        """The whole-video model's weights when ``question`` is about the whole video, else None."""
+        w = self.weights.get("whole_video")
+        return w if w and whole_video(question) else None
+
+    def _linear(self, f: np.ndarray, question: str = "") -> np.ndarray:
+        sub = self.whole_model(question)
+        if sub is not None:
+            names = list(sub["features"])
+            z = option_zscore(f[:, [FEATURES.index(n) for n in names]])
+            return z @ np.asarray([sub["features"][n] for n in names], dtype=float)
         w = self.weights
         out = np.zeros(len(f))
         for name, wt in w["features"].items():
@@ -193,7 +243,7 @@ class OptionScorer:
         if not options:
             return np.zeros(0)
         f = self.features(question, list(options), list(texts))
-        s = self._linear(f) - ECHO_PENALTY * np.asarray(anchor_echoes(question, list(options)), dtype=float)
+        s = self._linear(f, question) - ECHO_PENALTY * np.asarray(anchor_echoes(question, list(options)), dtype=float)
         cfg = self.weights.get("llm", {})
         texts = [t for t in texts if t and t.strip()]
         if self.llm is not None and cfg.get("weight", 0.0) and texts:
@@ -204,19 +254,20 @@ class OptionScorer:
     def probabilities(self, scores: np.ndarray) -> np.ndarray:
         return _softmax(np.asarray(scores, dtype=float), axis=0) if len(scores) else np.zeros(0)
 
-    def confidence(self, scores: np.ndarray, gap: float = 0.0) -> float:
+    def confidence(self, scores: np.ndarray, gap: float = 0.0, question: str = "") -> float:
         """P(the best option is right), a logistic function of the top-two score margin and of
         the evidence gap (:func:`evidence_gap`: what the question names exactly but no read
         holds), both fitted on train; monotone in the margin, in [0, 1]; 0 for no options, 1
-        for a single one."""
+        for a single one. A whole-video question (``question``) uses that model's calibration."""
         scores = np.asarray(scores, dtype=float)
         if len(scores) == 0:
             return 0.0
         if len(scores) == 1:
             return 1.0
         top = np.sort(scores)[-2:]
-        a, b = self.weights.get("calib", [10.0, 0.0])
-        z = a * float(top[1] - top[0]) + b + float(self.weights.get("calib_gap", 0.0)) * gap
+        w = self.whole_model(question) or self.weights
+        a, b = w.get("calib", [10.0, 0.0])
+        z = a * float(top[1] - top[0]) + b + float(w.get("calib_gap", 0.0)) * gap
         return float(1.0 / (1.0 + math.exp(-z))) if z > -700 else 0.0
 
 
@@ -250,7 +301,9 @@ def answer_scores(scorer: Any, question: str, options: Sequence[str], reads: Seq
     texts = [r.text for r in reads if r.text]
     s = np.asarray(scorer.score(question, list(options), texts), dtype=float)
     s = s + reader_vote(question, options, reads, embedder, reader_weight)
-    return s, float(scorer.confidence(s, gap=evidence_gap(question, texts)))
+    # the question picks the calibration of the model that scored it (OptionScorer; test doubles take none)
+    kw = {"question": question} if hasattr(scorer, "whole_model") else {}
+    return s, float(scorer.confidence(s, gap=evidence_gap(question, texts), **kw))
 
 
 def load_weights(path: Path | str = WEIGHTS_PATH) -> dict:

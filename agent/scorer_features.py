@@ -32,6 +32,12 @@ Features of option *i* (``COOC_FEATURES``), all finite and 0 when nothing was re
   score 0.
 * ``o_in_q``: share of the option's stems that the question already contains.
 * ``opt_count``: log(1 + units holding all of the option's stems).
+
+Two helpers make the scorer behave on data it was not fitted on (egocentric narrations,
+EgoSchema-style whole-activity questions): :func:`normalise_narration` rewrites Ego4D-style
+"#C C picks up the knife" narrations as plain sentences ("someone" for the camera wearer, a
+stop word, so "C" is no content word), and :func:`whole_video` says whether a question asks about
+the whole video ("What is the overall goal of C's actions?") rather than one moment.
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ _STOP = frozenset(
     "a an the and or of to in on at with for by from up down into onto out over under is are was were be "
     "been being it its his her their them they he she him his i you we this that these those there here "
     "as so do does did doing done not no some something someone one two while when after before then "
-    "what why how who which where other another each very".split())
+    "what why how who which where other another each very s".split())
 _UNIT_SPLIT = re.compile(r"(?<=[.!?])\s+|;\s*")
 _QUOTED = re.compile(r"\"([^\"]+)\"|(?:^|(?<=[\s(]))'([^']+)'(?=[\s?.,!;:)]|$)")
 _CAPITAL = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][A-Za-z0-9]*(?:\s+[A-Z0-9][A-Za-z0-9]*)*)")
@@ -59,6 +65,67 @@ COLOURS = frozenset("red orange yellow green blue purple pink brown black white 
                     "violet gold silver beige navy maroon".split())
 _AFTER = frozenset("after next following then later afterwards subsequent".split())
 _BEFORE = frozenset("before previous prior earlier preceding".split())
+
+
+_NARR_MARK = re.compile(r"#\s*(?:C|O|unsure)\b\s*", re.I)
+_NARR_C = re.compile(r"(?<![\w#])C(?='s\b|’s\b|\b(?![.'’-]\w))")
+_WHOLE = re.compile(r"\b(overall|main|mainly|primary|primarily|throughout|entire|whole|summari[sz]\w*|goals?|"
+                    r"purposes?|objectives?|overarching|essence|central|general|generally|mostly|recurring|"
+                    r"consistent\w*|progress\w*|evolve\w*|theme|aim|intent\w*|accomplish\w*|achieve\w*)\b", re.I)
+# words that name no particular thing to look for: a question made only of these is about the whole video
+_GENERIC = frozenset("c video clip action activ task person camera wearer behavi describ best happen perform "
+                     "focus key most important significant like seem would could can make try trying will "
+                     "take into account consider considering all everything deduce infer conclude primari "
+                     "objectiv purpos goal main overall throughout entire whole summar interact interaction "
+                     "role doing involv engag part".split())
+
+
+def is_narration(texts: Sequence[str]) -> bool:
+    """Whether texts are Ego4D-style narrations (a ``#C`` / ``#O`` marker in some text)."""
+    return any(_NARR_MARK.search(t) for t in texts if t)
+
+
+def normalise_narration(text: str, who: str = "someone") -> str:
+    """Plain sentences from Ego4D-style narration: markers become sentence breaks, "C" ``who``.
+
+    The camera wearer "C" is in every narration and every option, so as a word it tells
+    nothing: the word features read "someone" (a stop word); the embedder is given "the
+    person" (``who``), which read as English beats "C" and "someone" on bench/ego_synth.py.
+
+    >>> normalise_narration("#C C picks up the knife #O a man X talks to C")
+    'someone picks up the knife. a man X talks to someone.'
+    >>> normalise_narration("C's primary objective is to cook")
+    "someone's primary objective is to cook"
+    >>> normalise_narration("#c c holds the cup. #C C drinks")
+    'someone holds the cup. someone drinks.'
+    """
+    if _NARR_MARK.search(text):
+        parts = [p.strip().rstrip(" .") for p in _NARR_MARK.split(text)]
+        text = ". ".join("C" + p[1:] if p[:2] == "c " else p for p in parts if p) + "."
+    return _NARR_C.sub(who, text)
+
+
+def whole_video(question: str) -> bool:
+    """Whether the question asks about the whole video (an activity, a goal) rather than a moment.
+
+    Its wording says so ("overall", "main", "throughout", "goal", "summarize"...), or it names
+    nothing in particular to look for (no content word beyond generic ones like "C", "video",
+    "action"). Such questions are answered by what the video mostly shows, not by the single
+    best-matching caption.
+
+    >>> whole_video("What is the overall goal of C's actions?"), whole_video("What is C doing?")
+    (True, True)
+    >>> whole_video("What did the boy do after he fell?"), whole_video("Which city was named on the red slide?")
+    (False, False)
+    >>> whole_video("")
+    False
+    """
+    if _WHOLE.search(question):
+        return True
+    if not tokens(question):  # no question given (a caller that knows only scores)
+        return False
+    words = {stem(w) for w in tokens(_NARR_C.sub("someone", question)) if w not in _STOP}
+    return not (words - _GENERIC - {stem(g) for g in _GENERIC})
 
 
 def stem(w: str) -> str:
