@@ -2,26 +2,108 @@
 
 Why not the best node of the fused node list: rank fusion keeps only each list's order, and
 a video's best row is often ranked by a few hundredths of a cosine among 570 videos; how far
-ahead of the library a video is gets lost. Here each retriever scores every video (dense: its
-best row's cosine, exact over the whole matrix; lexical: its best row's BM25 among the
-``candidates`` best rows, 0 when none), each score is standardised over the library's videos,
-and hybrid adds them with the lexical side weighted :data:`VIDEO_LEX_WEIGHT`. On the tuning
-half of NExT-QA val (bench/retrieval.py) this gave R@1 0.320 against 0.303 for RRF (k=60);
-other per-video aggregations (top-3 mean, sum, whole-video BM25 documents) were within a point.
+ahead of the library a video is gets lost. Here each retriever scores every video and each
+score is standardised (z) over the library's videos:
+
+- dense: its best row's cosine, exact over the whole matrix;
+- lexical, two views: the video as *one document* (the text of all its leaves, BM25 with
+  video-level statistics, :func:`video_bm25`): a video that says "dog", "ball" and "sofa" in
+  different seconds matches a question naming all three, which no single caption does; and its
+  best single row's FTS5 BM25 among the ``candidates`` best rows (a rare word said once).
+
+hybrid = 0.7 z(dense) + 0.2 z(video document) + 0.1 z(best row); lexical alone ranks by the
+same lexical part (2:1). Chosen on the tuning half of NExT-QA val (bench/retrieval.py): R@1
+0.320 -> 0.327 there (best row only -> both views); the video document alone 0.268 against
+0.215 for the best row. Per-video dense aggregations (top-3 mean), bigram documents, a weight
+from how peaked the lexical scores are, and a softmax-fitted blend of 16 such scores were all
+within a point of this on that half (bench/results/retrieval.txt, round 3).
 """
 
 from __future__ import annotations
 
+import math
+import sqlite3
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from videonav.memory import text_index as ti
+from videonav.tools import search_local as local
 
 if TYPE_CHECKING:
     from videonav.tools.search import Hit, Mode, Searcher
 
 VIDEO_LEX_WEIGHT = 0.3  # picked on the tuning half of NExT-QA val (0.5: 0.303, 0.7: 0.270 R@1)
+DOC_SHARE = 2 / 3  # of the lexical weight, the video document's; the rest the best row's
+DOC_K1, DOC_B = 10.0, 0.75  # tuning half: k1 5 / 10 within 0.3 points; 1.2 (library-row style) 2 points worse
+_DOCS: dict[tuple[object, ...], _VideoDocs] = {}
+
+
+class _VideoDocs:
+    """Every video's leaf text as one bag of stems: per stem, which videos say it how often."""
+
+    def __init__(self, trees: list[str], rows: list[tuple[str, str]]) -> None:
+        self.trees = trees
+        pos = {t: i for i, t in enumerate(trees)}
+        counts: dict[str, dict[int, int]] = {}
+        self.length = np.zeros(len(trees), np.float64)
+        for (tk, _), toks in zip(rows, local.tokenize([t for _, t in rows]), strict=True):
+            i = pos[tk]
+            self.length[i] += len(toks)
+            for t in toks:
+                c = counts.setdefault(t, {})
+                c[i] = c.get(i, 0) + 1
+        self.post = {t: (np.fromiter(c.keys(), np.int64, len(c)), np.fromiter(c.values(), np.float64, len(c)))
+                     for t, c in counts.items()}
+        self.n = int((self.length > 0).sum())
+        self.avg = float(self.length[self.length > 0].mean()) if self.n else 1.0
+
+
+def _video_docs(db: sqlite3.Connection, fields: tuple[str, ...] | None) -> _VideoDocs:
+    """The library's video documents for ``fields``, cached until anything is committed."""
+    version = (db.execute("PRAGMA data_version").fetchone()[0], db.total_changes)
+    key = (id(db), fields, version)
+    got = _DOCS.get(key)
+    if got is None:
+        nodes = db.execute("SELECT tree_key, node_id FROM nodes").fetchall()
+        parents = {(tk, "root" if "." not in n else n.rsplit(".", 1)[0]) for tk, n in nodes if n != "root"}
+        sql, params = "SELECT tree_key, node_id, text FROM text_fields", list(fields or ())
+        if fields is not None:
+            sql += f" WHERE field IN ({','.join('?' * len(fields))})"
+        rows = [(tk, text) for tk, nid, text in db.execute(sql + " ORDER BY id", params) if (tk, nid) not in parents]
+        got = _VideoDocs(sorted({tk for tk, _ in rows}), rows)
+        for k in [k for k in _DOCS if k[0] == id(db)]:  # one library per connection: drop stale versions
+            del _DOCS[k]
+        if len(_DOCS) >= 4:
+            _DOCS.pop(next(iter(_DOCS)))
+        _DOCS[key] = got
+    return got
+
+
+def video_bm25(db: sqlite3.Connection, query: str, trees: list[str],
+               fields: tuple[str, ...] | None = None) -> np.ndarray:
+    """BM25 of each of ``trees`` as one document (its leaves' ``fields`` text), aligned with
+    ``trees``; 0 where no query word occurs. IDF counts videos, not captions: a word in every
+    caption of one video is rare in the library, a word in most videos is not."""
+    out = np.zeros(len(trees), np.float64)
+    terms = local.query_terms(query)
+    if not terms or not trees:
+        return out
+    d = _video_docs(db, fields)
+    own = np.zeros(len(d.trees), np.float64)
+    for t in terms:
+        got = d.post.get(t)
+        if got is None:
+            continue
+        idx, tf = got
+        idf = math.log(1 + (d.n - len(idx) + 0.5) / (len(idx) + 0.5))
+        own[idx] += idf * tf * (DOC_K1 + 1) / (tf + DOC_K1 * (1 - DOC_B + DOC_B * d.length[idx] / d.avg))
+    pos = {t: i for i, t in enumerate(d.trees)}
+    for j, t in enumerate(trees):
+        i = pos.get(t)
+        if i is not None:
+            out[j] = own[i]
+    return out
 
 
 def _z(x: np.ndarray) -> np.ndarray:
@@ -52,6 +134,8 @@ def rank_videos(sr: Searcher, query: str, *, top: int = 10, mode: Mode = "hybrid
             i = pos.get(r.tree_key)
             if i is not None and r.score > lex[i]:
                 lex[i], shown[i] = r.score, r.field_id
+        doc = video_bm25(sr.db, query, trees, fields)
+        lexical = DOC_SHARE * _z(doc) + (1 - DOC_SHARE) * _z(lex)
     if m is not None:
         assert sr.embedder is not None
         sims = m.scores(sr.embedder.encode([query[:MAX_QUERY_CHARS]])[0].astype(np.float32))
@@ -61,11 +145,16 @@ def rank_videos(sr: Searcher, query: str, *, top: int = 10, mode: Mode = "hybrid
         dense = np.maximum.reduceat(sims[order], starts).astype(np.float64)
         finite = np.isfinite(dense)
         dense[~finite] = dense[finite].min() if finite.any() else 0.0
-        score = dense if mode == "dense" else (1 - VIDEO_LEX_WEIGHT) * _z(dense) + VIDEO_LEX_WEIGHT * _z(lex)
+        score = dense if mode == "dense" else (1 - VIDEO_LEX_WEIGHT) * _z(dense) + VIDEO_LEX_WEIGHT * lexical
         keep = np.arange(len(trees))
     else:
-        score, keep = lex, np.flatnonzero(lex > 0)
+        score, keep = lexical, np.flatnonzero((lex > 0) | (doc > 0))
     chosen = keep[np.argsort(-score[keep], kind="stable")[:top]]
+    for i in chosen:  # lexical: a video whose document matched but none of whose rows was a candidate
+        if m is None and int(i) not in shown:
+            got = ti.lexical(sr.db, query, trees=[trees[int(i)]], fields=fields, limit=1)
+            if got:
+                shown[int(i)] = got[0].field_id
     if m is not None:
         order, starts = m.by_tree()
         ends = np.append(starts[1:], len(order))
