@@ -30,10 +30,12 @@ COLOURS = ("red", "green", "yellow", "orange", "purple", "pink", "cyan", "white"
            "teal", "violet")
 
 
-def facts_named(preds: dict[str, str], minutes: float) -> tuple[float, float]:
-    """(shape right, colour right): share of clips whose caption names exactly the true shape / colour."""
+def facts_named(preds: dict[str, str], minutes: float) -> tuple[float, float, float]:
+    """(shape right, colour right, bright right): share of clips whose caption names exactly the true
+    shape / colour, and of the bright ("red slide") clips, the ones the colour-shape questions ask
+    about, whose caption names both their colour and their shape."""
     plans: dict[int, list[dict]] = {}
-    shape_ok = colour_ok = 0
+    shape_ok = colour_ok = bright = bright_ok = 0
     for cid, text in preds.items():
         seed, idx = (int(x) for x in re.match(r"s(\d+)_(\d+)", cid).groups())  # type: ignore[union-attr]
         scene = plans.setdefault(seed, sv.plan(minutes, seed)["scenes"])[idx]
@@ -43,8 +45,11 @@ def facts_named(preds: dict[str, str], minutes: float) -> tuple[float, float]:
         true_colour = colour_name(scene).split()[-1]
         colours = {c for c in COLOURS if c in words}
         colour_ok += true_colour in colours and len(colours) <= 2
+        if scene["colour"]:
+            bright += 1
+            bright_ok += shapes == {scene["shape"]} and scene["colour"] in colours
     n = max(len(preds), 1)
-    return shape_ok / n, colour_ok / n
+    return shape_ok / n, colour_ok / n, bright_ok / max(bright, 1)
 
 
 def classic_captions(pairs: list) -> tuple[dict[str, str], float]:
@@ -70,6 +75,8 @@ def main() -> int:
     ap.add_argument("--sft-model", help="a trained SFT captioner dir: score it instead of training one here")
     ap.add_argument("--rl-model", help="a trained SCST captioner dir (with --sft-model)")
     ap.add_argument("--work", default="runs/bench_captioner")
+    ap.add_argument("--name", action="append", default=[], metavar="ROW=DIR",
+                    help="with --sft-model: score another trained captioner dir as row ROW (repeatable)")
     ap.add_argument("--out", default="bench/results/captioner.txt")
     args = ap.parse_args()
 
@@ -91,8 +98,9 @@ def main() -> int:
     train: dict[str, dict] = {}
     preds["classic"], classic_s = classic_captions(pairs)
     log(f"classic: {len(pairs)} clips in {classic_s:.0f} s")
-    given = {"sft": args.sft_model, "sft+scst": args.rl_model}
-    for kind in ("sft", "sft+scst"):
+    given = {"sft": args.sft_model, "sft+scst": args.rl_model,
+             **{n.partition("=")[0]: n.partition("=")[2] for n in args.name}}
+    for kind in (given if args.sft_model else ("sft", "sft+scst")):
         c0 = time.process_time()
         if args.sft_model:
             if not given[kind]:
@@ -118,18 +126,18 @@ def main() -> int:
     rows = []
     for name, p in preds.items():
         rep = caption_scores(refs, p, meteor=java)
-        shape, colour = facts_named(p, args.minutes)
-        rows.append((name, rep.overall, shape, colour))
+        shape, colour, bright = facts_named(p, args.minutes)
+        rows.append((name, rep.overall, shape, colour, bright))
     lines = [f"Captioner bench ({time.strftime('%Y-%m-%d')}): {len(pairs)} held-out clips from seeds {args.eval_seeds} "
              f"({args.minutes:g}-min generated videos), train seeds {args.train_seeds}",
              f"command: OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '')} python bench/captioner.py "
              + " ".join(sys.argv[1:]),
              "", f"{'captioner':<10}{'BLEU-4':>8}{'METEOR':>8}{'ROUGE-L':>9}{'CIDEr-D':>9}{'STS':>7}"
-             f"{'shape ok':>10}{'colour ok':>10}"]
-    for name, o, shape, colour in rows:
+             f"{'shape ok':>10}{'colour ok':>10}{'bright ok':>10}"]
+    for name, o, shape, colour, bright in rows:
         met = "-" if o["METEOR"] is None else f"{o['METEOR']:.3f}"
         lines.append(f"{name:<10}{o['BLEU-4']:>8.3f}{met:>8}{o['ROUGE-L']:>9.3f}{o['CIDEr-D']:>9.3f}{o['STS']:>7.3f}"
-                     f"{shape:>10.0%}{colour:>10.0%}")
+                     f"{shape:>10.0%}{colour:>10.0%}{bright:>10.0%}")
     if train:
         lines += ["", "training (one shared, heavily loaded 2-core CPU; OMP_NUM_THREADS=1):"]
     for kind, res in train.items():

@@ -30,6 +30,8 @@ class Encoded:
     pixel_mask: Any
     target_ids: Any
     refs: list[str]
+    labels: Any = None  # (colour, shape) ids for the aux head (generated clips)
+    weights: Any = None  # per target token loss weights (aux.attr_token_weight); None = all 1
 
 
 def prompt_for(processor: Any, timestamps: Sequence[float], n_images: int,
@@ -80,9 +82,18 @@ def collate(items: Sequence[Encoded], pad_id: int, with_target: bool = True) -> 
         mask[i, width - len(s):] = 1
         if with_target and len(e.target_ids):
             labels[i, width - len(e.target_ids):] = e.target_ids
-    return {"input_ids": ids, "attention_mask": mask, "labels": labels,
-            "pixel_values": torch.stack([e.pixel_values for e in items]),
-            "pixel_attention_mask": torch.stack([e.pixel_mask for e in items])}
+    out = {"input_ids": ids, "attention_mask": mask, "labels": labels,
+           "pixel_values": torch.stack([e.pixel_values for e in items]),
+           "pixel_attention_mask": torch.stack([e.pixel_mask for e in items])}
+    if with_target and any(e.weights is not None for e in items):
+        weights = torch.ones((len(items), width))
+        for i, e in enumerate(items):
+            if e.weights is not None and len(e.target_ids):
+                weights[i, width - len(e.target_ids):] = e.weights
+        out["weights"] = weights
+    if all(e.labels is not None for e in items):
+        out["attr_labels"] = torch.tensor([list(e.labels) for e in items], dtype=torch.long)
+    return out
 
 
 def _model_inputs(model: Any, batch: dict[str, Any], cfg: CaptionerModelConfig) -> dict[str, Any]:
@@ -112,8 +123,13 @@ def loss(model: Any, batch: dict[str, Any], cfg: CaptionerModelConfig) -> Any:
     hidden = model.model(**_model_inputs(model, batch, cfg)).last_hidden_state
     logits = model.lm_head(hidden[:, max(keep - 1, 0):-1]).float()
     target = labels[:, max(keep, 1):]
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
-                                             ignore_index=-100)
+    if "weights" not in batch:
+        return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                                 ignore_index=-100)
+    per = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1),
+                                            ignore_index=-100, reduction="none")
+    w = batch["weights"][:, max(keep, 1):].reshape(-1).to(per.device) * (target.reshape(-1) != -100)
+    return (per * w).sum() / w.sum().clamp(min=1e-6)
 
 
 def generate(model: Any, processor: Any, items: Sequence[Encoded], cfg: CaptionerModelConfig, *,

@@ -28,6 +28,8 @@ class DataConfig(_Strict):
     annotations: str | None = Field(None, description="dataset: MSR-VTT / VATEX JSON")
     videos: str | None = Field(None, description="dataset: folder of <id>.mp4")
     limit: int | None = None
+    frame_jitter: bool = Field(False, description="sample, train split: frames at random points of the scene's "
+                               "equal parts (the sprite anywhere on its path), not its first and last frame")
 
 
 class TrainConfig(_Strict):
@@ -53,11 +55,24 @@ class RLConfig(_Strict):
     temperature: float = Field(1.0, gt=0)
 
 
+class AuxConfig(_Strict):
+    """The vision tower's direct signal (rl/captioner/vision_aux.py): a colour/shape head on the pooled
+    visual tokens, trained on the generator's ground truth (sample data only)."""
+
+    weight: float = Field(0.0, ge=0, description="aux loss weight during SFT (0 = no head)")
+    pretrain_steps: int = Field(0, ge=0, description="vision-only steps (tower + connector + head) before SFT")
+    batch_size: int = Field(32, ge=1, description="pretraining clips per step (frames drawn at random each step)")
+    lr: float = Field(1e-3, gt=0)
+    attr_token_weight: float = Field(1.0, ge=0, description="SFT loss weight of caption tokens that spell a "
+                                     "colour or shape word (1 = plain mean cross-entropy)")
+
+
 class CaptionerRunConfig(_Strict):
     model: CaptionerModelConfig = Field(default_factory=CaptionerModelConfig)
     data: DataConfig = Field(default_factory=DataConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     rl: RLConfig = Field(default_factory=RLConfig)
+    aux: AuxConfig = Field(default_factory=AuxConfig)
     output: str = "runs/captioner"
 
 

@@ -21,6 +21,9 @@ from videonav.tools.video import sample_video as sv
 
 MUTED_NAMES = {(20, 30, 90): "dark blue", (20, 70, 40): "dark green", (90, 20, 30): "dark red",
                (60, 70, 80): "grey", (90, 60, 30): "brown", (10, 80, 90): "teal", (50, 30, 100): "violet"}
+# the aux head's label space (rl/captioner/vision_aux.py): every colour word a reference can use
+ATTR_COLOURS = tuple(dict.fromkeys([*MUTED_NAMES.values(), *sv.BRIGHT]))
+ATTR_SHAPES = tuple(sv.SHAPES)
 TRAIN_SEEDS = range(100, 200)
 EVAL_SEEDS = range(200, 300)
 
@@ -35,11 +38,21 @@ class Pair:
     timestamps: list[float]
     refs: list[str]
     ocr: list[str] | None = None
+    labels: tuple[int, int] | None = None  # (ATTR_COLOURS index, ATTR_SHAPES index): generated clips only
 
 
 def colour_name(scene: dict) -> str:
     """The slide's colour in words: the bright needle colour, else the muted theme's name."""
     return scene.get("colour") or MUTED_NAMES.get(tuple(scene["bg"]), "dark")
+
+
+def attr_labels(scene: dict) -> tuple[int, int]:
+    """(colour, shape) class ids of a scene for the vision tower's auxiliary head.
+
+    >>> attr_labels({"colour": "red", "bg": (220, 30, 30), "shape": "square"})
+    (7, 1)
+    """
+    return ATTR_COLOURS.index(colour_name(scene)), ATTR_SHAPES.index(scene["shape"])
 
 
 def scene_captions(scene: dict) -> list[str]:
@@ -62,8 +75,27 @@ def scene_captions(scene: dict) -> list[str]:
             f"A {colour} slide with the title {title} and the line {text}; a {shape} travels across the bottom."]
 
 
-def scene_frames(scene: dict, n: int, fps: int = 10) -> tuple[list[np.ndarray], list[float]]:
-    """``n`` evenly spaced frames of one scene, exactly as the generator draws them (sprite included)."""
+def frame_indices(total: int, n: int, rng: np.random.Generator | None = None) -> np.ndarray:
+    """``n`` frame indices of a ``total``-frame scene: the first and last and evenly between, or
+    with ``rng`` one uniformly random frame in each of ``n`` equal parts (the indexer samples the
+    parts' centres, so the sprite can be anywhere along its path: training must see it there too).
+
+    >>> frame_indices(100, 2).tolist(), frame_indices(1, 3).tolist()
+    ([0, 99], [0, 0, 0])
+    >>> bool(all(a < 50 <= b for a, b in [frame_indices(100, 2, np.random.default_rng(s)) for s in range(5)]))
+    True
+    """
+    if rng is None or total <= n:
+        return np.linspace(0, max(total - 1, 0), n).round().astype(int)
+    edges = np.linspace(0, total, n + 1)
+    return np.array([int(rng.integers(int(a), max(int(a) + 1, int(b))))
+                     for a, b in zip(edges[:-1], edges[1:], strict=True)])
+
+
+def scene_frames(scene: dict, n: int, fps: int = 10, rng: np.random.Generator | None = None
+                 ) -> tuple[list[np.ndarray], list[float]]:
+    """``n`` frames of one scene, exactly as the generator draws them (sprite included), at
+    :func:`frame_indices`."""
     big = scene["kind"] == "scene"
     lines = [(scene["title"], 44), (scene["text"], 44)] if big else [(scene["title"], 40), (scene["text"], 52)]
     card = sv.render_card(tuple(scene["bg"]), lines)
@@ -71,7 +103,7 @@ def scene_frames(scene: dict, n: int, fps: int = 10) -> tuple[list[np.ndarray], 
     ink = np.array([255, 255, 255] if sum(scene["bg"]) < 400 else [20, 20, 20], dtype=np.uint8)
     total = int(round((scene["end"] - scene["start"]) * fps))
     out, times = [], []
-    for i in np.linspace(0, max(total - 1, 0), n).round().astype(int):
+    for i in frame_indices(total, n, rng):
         img = card.copy()
         x = int(20 + (sv.W - 80) * (i / max(total - 1, 1)))
         y = sv.H - 60
@@ -82,13 +114,15 @@ def scene_frames(scene: dict, n: int, fps: int = 10) -> tuple[list[np.ndarray], 
 
 
 def sample_pairs(seeds: Iterable[int], minutes: float = 5.0, frames: int = 4,
-                 per_video: int | None = None) -> Iterator[Pair]:
-    """Every scene (or the first ``per_video``) of each seed's generated video, as a Pair."""
+                 per_video: int | None = None, jitter: bool = False) -> Iterator[Pair]:
+    """Every scene (or the first ``per_video``) of each seed's generated video, as a Pair
+    (``jitter``: random frame positions, seeded by seed and scene, see :func:`frame_indices`)."""
     for seed in seeds:
         scenes = sv.plan(minutes, seed)["scenes"]
         for i, s in enumerate(scenes[:per_video] if per_video else scenes):
-            f, t = scene_frames(s, frames)
-            yield Pair(f"s{seed}_{i:03d}", f, t, scene_captions(s))
+            rng = np.random.default_rng([seed, i]) if jitter else None
+            f, t = scene_frames(s, frames, rng=rng)
+            yield Pair(f"s{seed}_{i:03d}", f, t, scene_captions(s), labels=attr_labels(s))
 
 
 def load_caption_dataset(annotations: str | Path, videos: str | Path, frames: int = 4,

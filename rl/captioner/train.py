@@ -27,6 +27,16 @@ from videonav.rl.captioner.config import CaptionerRunConfig, DataConfig
 from videonav.rl.captioner.data import Pair, attach_ocr, load_caption_dataset, sample_pairs
 from videonav.rl.captioner.model import build_captioner, load_captioner, save_captioner
 from videonav.rl.captioner.rewards import CiderD, scst_rewards
+from videonav.rl.captioner.vision_aux import (
+    HEAD_FILE,
+    PRETRAINED_FILE,
+    attribute_weights,
+    aux_loss,
+    load_vision,
+    make_head,
+    pretrain_vision,
+    save_vision,
+)
 
 Log = Callable[[str], None]
 
@@ -35,7 +45,8 @@ def pairs_for(data: DataConfig, split: str, frames: int) -> list[Pair]:
     """Train or eval pairs: generated sample videos by seed, or the dataset layout (90/10 by order)."""
     if data.source == "sample":
         seeds = data.train_seeds if split == "train" else data.eval_seeds
-        out = list(sample_pairs(seeds, data.minutes, frames, data.per_video))
+        out = list(sample_pairs(seeds, data.minutes, frames, data.per_video,
+                                jitter=data.frame_jitter and split == "train"))
     else:
         if not data.annotations or not data.videos:
             raise ValueError("data.source='dataset' needs data.annotations (JSON) and data.videos (folder)")
@@ -59,15 +70,19 @@ def encode_pairs(processor: Any, cfg: CaptionerRunConfig, pairs: Sequence[Pair],
     import torch
 
     tok = processor.tokenizer
+    w = cfg.aux.attr_token_weight
     out = []
     for p in with_ocr(cfg, pairs):
         refs = p.refs if targets else [""]
         first = B.encode(processor, cfg.model, p.clip_id, p.frames, p.timestamps, refs[0], p.refs, p.ocr)
+        first.labels = p.labels
+        first.weights = attribute_weights(tok, refs[0], len(first.target_ids), w) if w != 1.0 and targets else None
         out.append(first)
         for ref in refs[1:]:
             target = tok(ref + tok.eos_token, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
             out.append(B.Encoded(p.clip_id, first.prompt_ids, first.pixel_values, first.pixel_mask,
-                                 target.to(torch.long), p.refs))
+                                 target.to(torch.long), p.refs, p.labels,
+                                 attribute_weights(tok, ref, len(target), w) if w != 1.0 else None))
     return out
 
 
@@ -88,14 +103,16 @@ def _autocast(cfg: CaptionerRunConfig) -> Any:
     return torch.autocast(kind, dtype=torch.bfloat16, enabled=cfg.train.amp)
 
 
-def _optimizer(model: Any, cfg: CaptionerRunConfig) -> Any:
+def _optimizer(model: Any, cfg: CaptionerRunConfig, head: Any = None) -> Any:
     import torch
 
     vision = [p for n, p in model.named_parameters() if "vision_model" in n or "connector" in n]
     ids = {id(p) for p in vision}
     text = [p for p in model.parameters() if id(p) not in ids]
-    return torch.optim.AdamW([{"params": vision, "lr": cfg.train.vision_lr}, {"params": text, "lr": cfg.train.lr}],
-                             weight_decay=cfg.train.weight_decay)
+    groups = [{"params": vision, "lr": cfg.train.vision_lr}, {"params": text, "lr": cfg.train.lr}]
+    if head is not None:  # the aux head learns at the vision rate
+        groups.append({"params": list(head.parameters()), "lr": cfg.train.vision_lr})
+    return torch.optim.AdamW(groups, weight_decay=cfg.train.weight_decay)
 
 
 def newest_checkpoint(folder: Path) -> Path | None:
@@ -104,12 +121,14 @@ def newest_checkpoint(folder: Path) -> Path | None:
 
 
 def _save_checkpoint(folder: Path, model: Any, processor: Any, opt: Any, cfg: CaptionerRunConfig, step: int,
-                     history: list[dict[str, float]]) -> None:
+                     history: list[dict[str, float]], head: Any = None) -> None:
     import torch
 
     ck = folder / f"checkpoint-{step}"
     save_captioner(model, processor, cfg.model, ck)
     torch.save(opt.state_dict(), ck / "optimizer.pt")
+    if head is not None:
+        torch.save(head.state_dict(), ck / HEAD_FILE)
     (ck / "state.json").write_text(json.dumps({"step": step, "history": history}), encoding="utf-8")
     for old in sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[:-2]:
         shutil.rmtree(old, ignore_errors=True)  # keep the two newest
@@ -117,7 +136,8 @@ def _save_checkpoint(folder: Path, model: Any, processor: Any, opt: Any, cfg: Ca
 
 def _run(kind: str, cfg: CaptionerRunConfig, resume: bool, log: Log,
          step_fn: Callable[[Any, Any, list[B.Encoded], Any], dict[str, float]],
-         start_model: Callable[[], tuple[Any, Any]], items: list[B.Encoded] | None = None) -> dict[str, Any]:
+         start_model: Callable[[], tuple[Any, Any]], items: list[B.Encoded] | None = None,
+         head_fn: Callable[[Any], Any] | None = None) -> dict[str, Any]:
     torch = _setup(cfg)
     folder = Path(cfg.output) / kind
     folder.mkdir(parents=True, exist_ok=True)
@@ -127,12 +147,21 @@ def _run(kind: str, cfg: CaptionerRunConfig, resume: bool, log: Log,
         state = json.loads((ck / "state.json").read_text(encoding="utf-8"))
         step, history = int(state["step"]), list(state["history"])
         log(f"[{kind}] resuming from {ck} (step {step})")
+        head = head_fn(model) if head_fn else None
+        if head is not None:
+            if not (ck / HEAD_FILE).is_file():
+                raise ValueError(f"{ck}: no {HEAD_FILE} for aux.weight > 0; resume without the aux head "
+                                 "(aux.weight: 0) or start a fresh run")
+            head.load_state_dict(torch.load(ck / HEAD_FILE, weights_only=True))
     else:
         model, processor = start_model()
+        head = head_fn(model) if head_fn else None
         step, history = 0, []
     dtype = getattr(torch, cfg.train.dtype)
     model = model.to(cfg.train.device, dtype=dtype).train()
-    opt = _optimizer(model, cfg)
+    if head is not None:
+        head.to(cfg.train.device).train()
+    opt = _optimizer(model, cfg, head)
     if ck is not None and (ck / "optimizer.pt").is_file():
         opt.load_state_dict(torch.load(ck / "optimizer.pt", weights_only=True))
     if items is None:
@@ -151,9 +180,11 @@ def _run(kind: str, cfg: CaptionerRunConfig, resume: bool, log: Log,
             log(f"[{kind}] step {step}/{cfg.train.steps} " + " ".join(f"{k}={v:.4f}" for k, v in stats.items())
                 + f" ({time.perf_counter() - t0:.0f} s)")
         if step % cfg.train.save_steps == 0 and step < cfg.train.steps:
-            _save_checkpoint(folder, model, processor, opt, cfg, step, history)
+            _save_checkpoint(folder, model, processor, opt, cfg, step, history, head)
     out = save_captioner(model.to(torch.float32), processor, cfg.model, folder / "model",
                          {"kind": kind, "steps": step, "history": history[-50:]})
+    if head is not None:
+        torch.save(head.state_dict(), folder / HEAD_FILE)  # beside the model dir, never inside it
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     log(f"[{kind}] model saved to {out} ({time.perf_counter() - t0:.0f} s, peak RSS {peak_mb:.0f} MB)")
     return {"model_dir": str(out), "history": history, "seconds": time.perf_counter() - t0, "peak_rss_mb": peak_mb}
@@ -161,21 +192,60 @@ def _run(kind: str, cfg: CaptionerRunConfig, resume: bool, log: Log,
 
 def train_sft(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
               items: list[B.Encoded] | None = None) -> dict[str, Any]:
-    """Teacher-forced cross-entropy on (frames, reference) pairs."""
+    """Teacher-forced cross-entropy on (frames, reference) pairs; with ``aux``, plus the colour/shape
+    head's loss on the visual tokens, after ``aux.pretrain_steps`` vision-only steps
+    (:mod:`videonav.rl.captioner.vision_aux`; the pretrained tower is kept in
+    ``<output>/sft/vision_pretrained.pt`` and reused by later runs of the same output)."""
     import torch
+
+    use_aux = cfg.aux.weight > 0 or cfg.aux.pretrain_steps > 0
+    if use_aux and cfg.data.source != "sample":
+        raise ValueError("aux (colour/shape head) needs generated clips: data.source='sample', or aux.weight: 0 "
+                         "and aux.pretrain_steps: 0")
+    holder: dict[str, Any] = {}
+
+    def get_head(model: Any) -> Any:
+        if use_aux and "head" not in holder:  # sized by the LM (the visual tokens' width)
+            holder["head"] = make_head(model.config.text_config.hidden_size, cfg.train.seed)
+        return holder.get("head")
 
     def step(model: Any, processor: Any, chunk: list[B.Encoded], opt: Any) -> dict[str, float]:
         b = {k: v.to(cfg.train.device) for k, v in B.collate(chunk, processor.tokenizer.pad_token_id).items()}
         b["pixel_values"] = b["pixel_values"].to(model.dtype)
+        stats: dict[str, float] = {}
         with _autocast(cfg):
             loss = B.loss(model, b, cfg.model)
+            head = holder.get("head")
+            if head is not None and cfg.aux.weight > 0 and "attr_labels" in b:
+                aux, right = aux_loss(model, head, b["pixel_values"], b["pixel_attention_mask"], b["attr_labels"])
+                stats = {"caption_loss": float(loss.detach()), "aux_loss": float(aux.detach()),
+                         "shape_acc": float(right[:, 1].float().mean())}
+                loss = loss + cfg.aux.weight * aux
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        params = [*model.parameters(), *(holder["head"].parameters() if "head" in holder else [])]
+        torch.nn.utils.clip_grad_norm_(params, cfg.train.grad_clip)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        return {"loss": float(loss.detach())}
+        return {"loss": float(loss.detach()), **stats}
 
-    return _run("sft", cfg, resume, log, step, lambda: build_captioner(cfg.model, cfg.train.seed), items)
+    def start() -> tuple[Any, Any]:
+        model, processor = build_captioner(cfg.model, cfg.train.seed)
+        head = get_head(model)
+        if head is None or cfg.aux.pretrain_steps == 0:
+            return model, processor
+        model = model.to(cfg.train.device)
+        head.to(cfg.train.device)
+        path = Path(cfg.output) / "sft" / PRETRAINED_FILE
+        if path.is_file():
+            info = load_vision(model, head, path)
+            log(f"[vision] loaded the pretrained tower from {path} (held-out {info.get('held_out')})")
+        else:
+            res = pretrain_vision(model, processor, head, cfg, log)
+            save_vision(model, head, path, {"held_out": res["held_out"], "seconds": res["seconds"],
+                                            "steps": cfg.aux.pretrain_steps})
+        return model, processor
+
+    return _run("sft", cfg, resume, log, step, start, items, get_head)
 
 
 def _sequence_logprobs(model: Any, processor: Any, chunk: list[B.Encoded], ids: Any, width: int,
