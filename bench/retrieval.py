@@ -4,8 +4,9 @@ Three tasks, each scored for every (mode, text) pair:
 
 - **nextqa** video retrieval: the 570 NExT-QA val videos of the shared 1-fps captions; query =
   question + correct answer, target = its video. R@1/5/10 and median rank; videos are ranked by
-  ``Searcher.videos`` (tools/search_videos.py: per-video scores, z-fusion for hybrid; a video
-  lexical search does not return counts as rank = number of videos).
+  ``Searcher.videos`` (tools/search_videos.py: per-video scores: dense best row; lexical = the
+  video as one BM25 document and its best row; z-fusion for hybrid; a video lexical search does
+  not return counts as rank = number of videos).
 - **nextgqa** moment retrieval: NExT-GQA val questions, search inside the question's video, query
   = question + answer, target = the evidence spans. R@1 at IoU 0.3 / 0.5 (top leaf vs the best
   evidence span) and the mean IoU of the top leaf.
