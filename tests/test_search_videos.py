@@ -62,3 +62,15 @@ def test_question_words_are_normalised_to_caption_words(tmp_path):
     assert "dog" in hit.text
     assert sr.search("the end", trees=["h"], top=1, mode="lexical")[0].text.endswith("hallway")  # nothing else left
     s.close()
+
+
+def test_bulk_tokenize_leaves_the_shared_table_small():
+    """Tokenising a library's rows through the shared table left its FTS5 index bloated with
+    deleted entries, and every later one-query tokenize took ~1 s; a bulk job has its own table."""
+    from videonav.tools import search_local
+
+    size = search_local._TOK.execute("SELECT count(*) FROM tok_data").fetchone()[0]
+    got = search_local.tokenize([f"a dog number {i} runs" for i in range(search_local.BULK + 1)])
+    assert got[7] == ["a", "dog", "number", "7", "run"]
+    assert search_local._TOK.execute("SELECT count(*) FROM tok_data").fetchone()[0] <= size + 2
+    assert search_local.tokenize(["Dogs ran"]) == [["dog", "ran"]]
