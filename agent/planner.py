@@ -33,6 +33,7 @@ from videonav.agent.llm.base import LLM
 from videonav.agent.observe import Read, cite
 from videonav.agent.result import AskResult, Span
 from videonav.agent.scorer import answer_scores
+from videonav.agent.scorer_features import whole_video
 from videonav.memory.source import TreeSource
 from videonav.tools.embed import Embedder
 from videonav.tools.speech.choose import spoken_reads
@@ -156,6 +157,8 @@ class Planner:
         caps = {nid: tree.node(nid).caption or "" for nid in ep.visible}
         sims = dict(zip(caps, self.prior(ep, list(caps.values())).tolist(), strict=True)) if caps else {}
         guided = self.cfg.planner.prior == "embedding"
+        if guided and ep.options and whole_video(ep.question):  # read the whole video evenly: level by level
+            sims = {nid: -0.1 * tree.node(nid).level for nid in caps}
         reserve = min(self.cfg.planner.inspect_lines, self.cfg.planner.reserve_reads) if guided else 0
         out: list[tuple[Action, str, float]] = []
         for act in ep.legal_actions():

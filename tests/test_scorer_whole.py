@@ -88,3 +88,26 @@ def test_a_question_about_a_moment_keeps_the_main_model():
     opts = ["the plate", "the onion", "the pan", "the bowl", "the knife"]
     assert scorer.whole_model(q) is None
     assert int(np.argmax(scorer.score(q, opts, narrations()))) == 0
+
+
+def test_guided_reads_a_whole_video_question_level_by_level():
+    from videonav.agent.config import load_config
+    from videonav.agent.planner import Planner
+    from videonav.memory.tree import TimedText
+    from videonav.tools.text_source import TextTreeSource, text_tree
+
+    emb = HashingEmbedder(dim=512)
+    cfg = load_config(overrides=["planner.backend=none", "planner.confidence_threshold=1.0"])
+    lines = [TimedText(start=float(i), end=float(i + 1), text=t) for i, t in enumerate(narrations())]
+    tree = text_tree("ego", lines, cfg.tree, emb)
+    planner = Planner(cfg, None, emb, load_default_scorer(emb))
+    res = planner.ask(TextTreeSource(tree, emb, cfg.planner.inspect_lines), QUESTION, OPTIONS)
+    expanded = [tree.node(s.arguments["node_id"]).level for s in res.trace if s.action == "expand"]
+    top = len(tree.children(tree.root.id))
+    # every top-level part is opened before anything deeper: the reads cover the whole video evenly
+    assert expanded[:top] == [1] * top and expanded == sorted(expanded)
+    assert res.cost.captions_read <= cfg.budget.max_captions
+    # a question about one moment still follows the similarity prior (descends where the sink is)
+    res = planner.ask(TextTreeSource(tree, emb, cfg.planner.inspect_lines), "what does C wash in the sink",
+                      ["the plate", "the onion", "the pan", "the bowl", "the knife"])
+    assert [tree.node(s.arguments["node_id"]).level for s in res.trace if s.action == "expand"][:2] == [1, 2]
