@@ -88,7 +88,8 @@ def main() -> int:
             "train.save_steps": 10 ** 6, "train.log_steps": 1, "train.threads": 1,
             "data.train_seeds": seeds(args.train_seeds), "data.eval_seeds": seeds(args.eval_seeds),
             "data.minutes": args.minutes}
-    if args.sft_model:  # score given models: keep their config's training fields, take the eval data from here
+    scoring = bool(args.sft_model or args.name)
+    if scoring:  # score given models: keep their config's training fields, take the eval data from here
         over = {k: v for k, v in over.items() if not k.startswith("train.")}
     cfg = load_captioner_config(args.config, over)
     pairs = pairs_for(cfg.data, "eval", cfg.model.frames)[:args.eval_limit or None]
@@ -100,9 +101,9 @@ def main() -> int:
     log(f"classic: {len(pairs)} clips in {classic_s:.0f} s")
     given = {"sft": args.sft_model, "sft+scst": args.rl_model,
              **{n.partition("=")[0]: n.partition("=")[2] for n in args.name}}
-    for kind in (given if args.sft_model else ("sft", "sft+scst")):
+    for kind in (given if scoring else ("sft", "sft+scst")):
         c0 = time.process_time()
-        if args.sft_model:
+        if scoring:
             if not given[kind]:
                 continue
             t0 = time.perf_counter()

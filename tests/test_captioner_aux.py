@@ -132,3 +132,19 @@ def test_aux_needs_generated_clips(tiny_lm: Path, tmp_path: Path) -> None:
     cfg = _cfg(tiny_lm, tmp_path, **{"aux.weight": 1.0, "data.source": "dataset"})
     with pytest.raises(ValueError, match="data.source='sample'"):
         train_sft(cfg, log=lambda m: None)
+
+
+def test_backend_shows_a_trained_captioner_its_training_frame_count(tiny_lm: Path, tmp_path: Path) -> None:
+    from tiny_vlms import frames
+    from videonav.tools.captioners.base import CaptionRequest
+    from videonav.tools.captioners.ocr_prompt import pick_frames, trained_frames
+    from videonav.tools.captioners.transformers import TransformersCaptioner
+    from videonav.tools.config import CaptionerConfig
+
+    result = train_sft(_cfg(tiny_lm, tmp_path, **{"train.steps": 1}), log=lambda m: None)
+    assert trained_frames(result["model_dir"]) == 2 and trained_frames(tmp_path) is None
+    cap = TransformersCaptioner(CaptionerConfig(backend="transformers", model=result["model_dir"], device="cpu",
+                                                dtype="float32", max_new_tokens=4))
+    four = CaptionRequest(frames=tuple(frames(4)), timestamps=(1.0, 2.0, 3.0, 4.0))
+    assert cap._inputs([four])["pixel_values"].shape[1] == 2  # video.frames_per_leaf 4 -> the 2 it learned on
+    assert pick_frames(4, 2) == [0, 3] and cap.describe(frames(4), [1.0, 2.0, 3.0, 4.0], "").frames == 4

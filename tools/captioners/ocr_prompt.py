@@ -51,6 +51,30 @@ def reads_ocr(model_dir: str | Path) -> bool:
         return False
 
 
+def trained_frames(model_dir: str | Path) -> int | None:
+    """Frames per clip a saved videonav captioner was trained on (None for any other model)."""
+    meta = Path(model_dir) / META_FILE
+    try:
+        n = json.loads(meta.read_text(encoding="utf-8")).get("model", {}).get("frames") if meta.is_file() else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return int(n) if isinstance(n, int) and n > 0 else None
+
+
+def pick_frames(n_given: int, n_trained: int | None) -> list[int]:
+    """Indices of the frames to show a captioner trained on ``n_trained`` frames per clip: all when
+    it is unknown or not fewer, else evenly spread (a 2-frame model never sees 4 concatenated).
+
+    >>> pick_frames(4, 2), pick_frames(3, None), pick_frames(2, 4)
+    ([0, 3], [0, 1, 2], [0, 1])
+    """
+    if not n_trained or n_given <= n_trained:
+        return list(range(n_given))
+    if n_trained == 1:
+        return [n_given // 2]
+    return [round(i * (n_given - 1) / (n_trained - 1)) for i in range(n_trained)]
+
+
 class OcrReader:
     """Tesseract lines per group of frames, through the classic captioner's reader (same batching,
     same confidence filter, same de-duplication), so training and indexing read text identically."""

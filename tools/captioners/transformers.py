@@ -22,7 +22,7 @@ import numpy as np
 from videonav.memory.tree import Provenance
 from videonav.tools.captioners.base import Caption, CaptionContext, CaptionRequest, register_captioner
 from videonav.tools.captioners.common import chat_messages, resolve_model_dir, to_pil, to_uint8_rgb, video_metadata
-from videonav.tools.captioners.ocr_prompt import OcrReader, ocr_user_text, reads_ocr
+from videonav.tools.captioners.ocr_prompt import OcrReader, ocr_user_text, pick_frames, reads_ocr, trained_frames
 from videonav.tools.captioners.prompts import PROMPTS_VERSION, render
 from videonav.tools.config import CaptionerConfig
 from videonav.tools.embed import BackendUnavailable
@@ -98,6 +98,8 @@ class TransformersCaptioner:
         self.ocr: OcrReader | None = OcrReader(cfg.ocr_workers) if reads_ocr(self.model_dir) else None
         if self.ocr is not None:
             self.prompt_version += "+ocr1"
+        # ... and as many frames per clip as in training (video.frames_per_leaf may give more)
+        self.frames_trained = trained_frames(self.model_dir)
         if cfg.video_input and getattr(self.processor, "video_processor", None) is None:
             raise BackendUnavailable(
                 f"captioner.video_input=true but {cfg.model!r}'s processor has no video processor "
@@ -128,6 +130,12 @@ class TransformersCaptioner:
 
     def _inputs(self, requests: Sequence[CaptionRequest]) -> Any:
         video = self.cfg.video_input
+        if self.frames_trained:
+            requests = [r if len(r.frames) <= self.frames_trained or len(r.frames) != len(r.timestamps)
+                        else CaptionRequest(
+                frames=tuple(r.frames[i] for i in pick_frames(len(r.frames), self.frames_trained)),
+                timestamps=tuple(r.timestamps[i] for i in pick_frames(len(r.timestamps), self.frames_trained)),
+                prompt=r.prompt, context=r.context) for r in requests]
         texts: list[str] = []
         media: list[Any] = []
         read = [not r.prompt.strip() and bool(r.frames) for r in requests] if self.ocr else [False] * len(requests)
