@@ -71,7 +71,9 @@ _NARR_MARK = re.compile(r"#\s*(?:C|O|unsure)\b\s*", re.I)
 _NARR_C = re.compile(r"(?<![\w#])C(?='s\b|’s\b|\b(?![.'’-]\w))")
 _WHOLE = re.compile(r"\b(overall|main|mainly|primary|primarily|throughout|entire|whole|summari[sz]\w*|goals?|"
                     r"purposes?|objectives?|overarching|essence|central|general|generally|mostly|recurring|"
-                    r"consistent\w*|progress\w*|evolve\w*|theme|aim|intent\w*|accomplish\w*|achieve\w*)\b", re.I)
+                    r"consistent\w*|progress\w*|evolve\w*|theme|aim|intent\w*|accomplish\w*|achieve\w*|"
+                    r"significan\w*|importan\w*|critical|essential|key|sequence|strateg\w*|process|pattern\w*|"
+                    r"deduce|infer\w*|conclu\w*|characteri[sz]\w*|describe)\b", re.I)
 # words that name no particular thing to look for: a question made only of these is about the whole video
 _GENERIC = frozenset("c video clip action activ task person camera wearer behavi describ best happen perform "
                      "focus key most important significant like seem would could can make try trying will "
