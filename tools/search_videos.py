@@ -129,6 +129,24 @@ def _z(x: np.ndarray) -> np.ndarray:
     return (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
 
 
+def _show_rows(db: sqlite3.Connection, query: str, keys: list[str], fields: tuple[str, ...] | None,
+               idx: dict[str, int], shown: dict[int, int]) -> None:
+    """A row to show for each of ``keys``: its best BM25 row (one FTS query for all of them, when
+    they are a page of hits, not hundreds), else its first row."""
+    for r in ti.lexical(db, query, trees=keys, fields=fields, limit=20 * len(keys)) if len(keys) <= 20 else []:
+        if idx[r.tree_key] not in shown:
+            shown[idx[r.tree_key]] = r.field_id
+    rest = [k for k in keys if idx[k] not in shown]
+    if rest:
+        sql = f"SELECT tree_key, min(id) FROM text_fields WHERE tree_key IN ({','.join('?' * len(rest))})"
+        params: list[object] = list(rest)
+        if fields is not None:
+            sql += f" AND field IN ({','.join('?' * len(fields))})"
+            params += list(fields)
+        for tk, fid in db.execute(sql + " GROUP BY tree_key", params):
+            shown[idx[tk]] = int(fid)
+
+
 def rank_videos(sr: Searcher, query: str, *, top: int = 10, mode: Mode = "hybrid",
                 fields: tuple[str, ...] | None = None, candidates: int = 2000) -> list[Hit]:
     """The ``top`` videos for ``query``, best first; never raises on odd query text. Lexical mode
@@ -168,11 +186,9 @@ def rank_videos(sr: Searcher, query: str, *, top: int = 10, mode: Mode = "hybrid
     else:
         score, keep = lexical, np.flatnonzero((lex > 0) | (doc > 0))
     chosen = keep[np.argsort(-score[keep], kind="stable")[:top]]
-    for i in chosen:  # lexical: a video whose document matched but none of whose rows was a candidate
-        if m is None and int(i) not in shown:
-            got = ti.lexical(sr.db, query, trees=[trees[int(i)]], fields=fields, limit=1)
-            if got:
-                shown[int(i)] = got[0].field_id
+    missing = [int(i) for i in chosen if m is None and int(i) not in shown]
+    if missing:  # lexical: videos whose document matched but none of whose rows was a candidate
+        _show_rows(sr.db, query, [trees[i] for i in missing], fields, {trees[i]: i for i in missing}, shown)
     if m is not None:
         order, starts = m.by_tree()
         ends = np.append(starts[1:], len(order))
