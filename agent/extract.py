@@ -14,7 +14,11 @@ without options is the shortest span of what was read that answers it:
    number for "what number", MiniLM similarity to the question's focus word otherwise), a word
    right after a question term or a colon, a capitalised word inside a sentence, and minus
    length and boilerplate (words in most units);
-4. the confidence is the winner's term coverage times its margin over the best different one.
+4. the confidence is the winner's term coverage times its margin over the best different one;
+5. numbered section headings (agent/sections.py) answer structure questions directly: "the
+   chapter right after X" is the heading numbered one more than X's, and "during the chapter on
+   X" keeps, in a read that shows X's heading, only what lies under it (part summaries render
+   each heading with what was said and shown after it, tools/digest.py).
 
 Nothing that shares a distinctive term with the question -> :data:`NOT_FOUND`, low confidence.
 A generated answer (any backend) is shown only when its content words occur in what was read;
@@ -51,6 +55,7 @@ from videonav.agent.extract_text import (  # noqa: F401 - re-exported
 from videonav.agent.observe import Read, render_reads
 from videonav.agent.prompts import quote
 from videonav.agent.result import Span
+from videonav.agent.sections import adjacent, scope, scope_name
 from videonav.tools.embed import Embedder
 
 NOT_FOUND = "not found in what was read"
@@ -180,6 +185,15 @@ def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = No
     units = [u for i, r in enumerate(reads) if r.text for u in units_of(r.text, i)]
     if not units or not qterms:
         return Extracted(NOT_FOUND, 0.02, how="not-found")
+    # clip QA answers ('answer' reads) list lines by relevance, not in time order: no structure there
+    unordered = frozenset(i for i, r in enumerate(reads) if r.kind == "answer")
+    nxt = adjacent(question, units, unordered)  # "the chapter right after X": the heading numbered one more
+    if nxt is not None:
+        r = reads[units[nxt.first].read]
+        return Extracted(nxt.topic, 0.9, r, units[nxt.first].text, cited=[r.node_id] if r.node_id else [])
+    under = scope(question, units, [(r.start, r.end) for r in reads], unordered)  # "during the chapter on X"
+    # a unit under X's heading is about X, as if it said X's name
+    named_terms = {stem(w) for w in _words(scope_name(question) or "")} if any(under.values()) else set()
     anchor, later = _anchor(question, qterms)
     terms = qterms - anchor
     focus_terms = {stem(w) for w in _words(focus)} & qterms
@@ -219,9 +233,9 @@ def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = No
         return sum(idf[t] for t in present if t in ts) / total
 
     cands: list[tuple[float, float, str, int, str, tuple | None]] = []  # score, coverage, span, read, unit, time
-    for u, ts in zip(units, unit_terms, strict=True):
+    for k, (u, ts) in enumerate(zip(units, unit_terms, strict=True)):
         gts, rts = group_terms[(u.read, u.group)], read_terms[u.read]
-        if not (rare & rts) or (anchor and (pivot is None or anchor & ts)):
+        if not (rare & rts) or (anchor and (pivot is None or anchor & ts)) or under.get(k) is False:
             continue
         t_u = order[id(u)]
         if pivot is not None and not _follows(t_u, pivot, later):
@@ -230,7 +244,9 @@ def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = No
         w_group = 1.0 / (u.size - 1) if u.size > 1 else 0.0
         dur = reads[u.read].end - reads[u.read].start
         w_read = min(1.0, 3.0 / len(groups_in_read[u.read])) * min(1.0, 120.0 / max(dur, 1e-6))
-        c_u, c_g, c_r = cov(ts), cov(gts - ts), cov(rts - gts)
+        # (only for a unit that also says something else the question asks: 'the secret word: owl')
+        own = ts | named_terms if under.get(k) and (ts & set(present)) - named_terms else ts
+        c_u, c_g, c_r = cov(own), cov(gts - ts), cov(rts - gts)
         c_x = cov(ctx_terms.get(u.read, set()) - rts)
         labelled = bool(focus_terms & ts)  # 'CITY KYIV', 'NUMBER 8639', 'the secret word: falcon'
         for span, pos, after, whole in _candidates(u.segment, qterms, numeric):

@@ -15,7 +15,8 @@ outside those labels (a VLM's or a dataset's plain sentences) is one field per s
 Ranking: a word's weight is ``log(1 + N / df)`` over the N field occurrences of all children
 (a field repeated in every child counts N times, so its words weigh ~0); a field's score is the
 mean weight of its distinct words. The best fields that fit ``budget`` words are kept and
-rendered back in time order with the same labels, so every quoted word was in a child caption.
+rendered back in time order with the same labels (interleaved: a heading, then what was said and
+shown under it), so every quoted word was in a child caption.
 """
 
 from __future__ import annotations
@@ -175,19 +176,38 @@ def _q(text: str) -> str:
 
 
 def render(fields: Sequence[Field]) -> str:
-    """Fields back into caption form: on-screen text, speech, mentions, then plain sentences."""
+    """Fields back into caption form, in the order given (time order), consecutive fields of one
+    kind under one label: ``On-screen text: "CHAPTER 2 | BIRDS" on teal. Speech: "The secret word
+    is parrot.". On-screen text: "CHAPTER 3 | BRIDGES" on red.``
+
+    Why interleaved: a part summary spans several sections, and "the secret word during the
+    chapter on Birds" is the line said after the Birds heading and before the next one. Listing
+    all on-screen text first and all speech after it (as this did before) lost which heading
+    a spoken line came under; readers (agent/extract.py) now take every quoted field of a
+    summary as time-ordered.
+
+    >>> render([Field("text", "CHAPTER 1 | BIRDS"), Field("speech", "Word: owl."), Field("speech", "Hi."),
+    ...         Field("text", "CHAPTER 2 | BRIDGES", "on red")])
+    'On-screen text: "CHAPTER 1 | BIRDS". Speech: "Word: owl." "Hi.". On-screen text: "CHAPTER 2 | BRIDGES" on red.'
+    """
     parts = []
-    text = [f for f in fields if f.kind == "text"]
-    if text:
-        parts.append("On-screen text: " + "; ".join(_q(f.text) + (f" {f.tail}" if f.tail else "")
-                                                    for f in text) + ".")
-    speech = [f for f in fields if f.kind == "speech"]
-    if speech:
-        parts.append("Speech: " + " ".join(_q(f.text) for f in speech) + ".")
-    mentions = [f for f in fields if f.kind == "mention"]
-    if mentions:
-        parts.append("Mentions: " + ", ".join(_q(f.text) for f in mentions) + ".")
-    parts += [f.text for f in fields if f.kind == "sentence"]
+    runs: list[list[Field]] = []
+    for f in fields:
+        if runs and runs[-1][0].kind == f.kind:
+            runs[-1].append(f)
+        else:
+            runs.append([f])
+    for run in runs:
+        kind = run[0].kind
+        if kind == "text":
+            parts.append("On-screen text: " + "; ".join(_q(f.text) + (f" {f.tail}" if f.tail else "")
+                                                        for f in run) + ".")
+        elif kind == "speech":
+            parts.append("Speech: " + " ".join(_q(f.text) for f in run) + ".")
+        elif kind == "mention":
+            parts.append("Mentions: " + ", ".join(_q(f.text) for f in run) + ".")
+        else:
+            parts += [f.text for f in run]
     return " ".join(parts)
 
 
