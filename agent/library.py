@@ -66,6 +66,7 @@ class LibraryResult:
     outcomes: list[VideoOutcome]
     wall_seconds: float
     mode: str  # "loop" | "ray"
+    startup_seconds: float = 0.0  # Ray: what the driver waited for its cluster, after its own checks
 
     @property
     def failed(self) -> list[VideoOutcome]:
@@ -76,7 +77,7 @@ class LibraryResult:
         return {"mode": self.mode, "videos": len(self.outcomes),
                 "indexed": sum(o.status == "indexed" for o in self.outcomes),
                 "skipped": sum(o.status == "skipped" for o in self.outcomes), "failed": len(self.failed),
-                "video_seconds": vs, "wall_seconds": self.wall_seconds,
+                "video_seconds": vs, "wall_seconds": self.wall_seconds, "startup_seconds": self.startup_seconds,
                 "video_seconds_per_second": vs / self.wall_seconds if self.wall_seconds else 0.0,
                 "results": [{"video": str(o.job.path), "status": o.status, "tree_key": o.tree_key,
                              "video_seconds": o.video_seconds, "wall_seconds": o.wall_seconds,

@@ -24,14 +24,18 @@ Why this shape:
   captions and a node sees its previous sibling's), so batches are fed per level from the task.
 - **Retries**: a worker process that dies is retried by Ray (``max_retries``); an error raised by
   the video itself (a bad file) is not retried, it is reported.
+- **Start-up off the critical path**: a local cluster is a lean head
+  (:mod:`videonav.agent.ray_cluster`: no autoscaler monitor, log monitor or API server, ~1.4 CPU-s
+  and a 1-s stop fewer than ``ray.init``'s) that comes up in a background thread while the driver
+  hashes and probes the videos; a rerun with nothing left to do starts none. The next videos'
+  shard stores are made ahead by the driver (:class:`~videonav.agent.ray_shards.ShardMaker`), so a
+  task does not wait ~0.1 s of fsyncs for a fresh SQLite file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import logging
 import os
 import time
 import warnings
@@ -54,9 +58,13 @@ from videonav.agent.library import (
     record_run,
     shared,
 )
+from videonav.agent.ray_cluster import Cluster, HeadThread, connect, lean_enabled, stop
+from videonav.agent.ray_shards import ShardMaker, merge_payload, merge_store, remove_shard, shard_path
 from videonav.memory.store import Store
 from videonav.tools.config import CaptionerConfig
 
+__all__ = ["CaptionerActor", "RemoteCaptioner", "index_into_shard", "merge_payload", "merge_store", "ray_index",
+           "shard_path"]  # the shard helpers live in ray_shards
 GPU_BACKENDS = ("transformers", "vllm")
 CaptionerFactory = Callable[[CaptionerConfig], Any]
 
@@ -67,12 +75,6 @@ def _import_ray() -> Any:
     except ImportError:
         raise LibraryError("--ray needs Ray: pip install 'videonav[ray]' (or pip install 'ray>=2.40')") from None
     return ray
-
-
-def shard_path(shard_dir: Path, job: VideoJob) -> Path:
-    """The video's shard store: named by its resolved path, so a rerun finds the same shard."""
-    tag = hashlib.sha256(str(job.path.resolve()).encode()).hexdigest()[:16]
-    return shard_dir / f"{job.path.stem[:40]}-{tag}.sqlite"
 
 
 # -- worker side ------------------------------------------------------------------------------
@@ -176,52 +178,6 @@ def _index_into_shard(job: VideoJob, cfg: RunConfig, shard: Path, remote: Remote
 
 
 # -- driver side ------------------------------------------------------------------------------
-def merge_payload(store: Store, payload: dict[str, Any]) -> None:
-    """Copy one worker's tree (and its video row and shot scan) into ``store``.
-
-    Idempotent: ``save_tree`` replaces every row of the key in one transaction, so merging the
-    same video twice (a driver killed after the merge, before its done record) leaves one copy.
-    """
-    v = payload.get("video")
-    if v:
-        store.put_video(v["video_id"], v["path"], v["content_hash"], v["duration"], v["probe"])
-    if payload.get("scan") is not None:
-        store.cache_put(f"scan:{payload['tree_key']}", payload["scan"])
-    store.save_tree(payload["tree_key"], payload["tree"])
-
-
-def merge_store(store: Store, shard: Path | str) -> list[str]:
-    """Merge every tree of a shard store file into ``store`` (e.g. shards left on a worker's disk);
-    returns the tree keys merged."""
-    keys = []
-    with Store(shard, create=False) as src:
-        for key in src.tree_keys():
-            tree = src.load_tree(key)
-            merge_payload(store, {"tree_key": key, "tree": tree, "video": src.get_video(tree.video_id),
-                                  "scan": src.cache_get(f"scan:{key}")})
-            keys.append(key)
-    return keys
-
-
-def _remove_shard(shard: Path) -> None:
-    for suffix in ("", "-wal", "-shm"):
-        Path(str(shard) + suffix).unlink(missing_ok=True)
-
-
-def _init(ray: Any, address: str | None, workers: int | None) -> tuple[bool, bool]:
-    """Connect (``address`` or ``RAY_ADDRESS``) or start a local cluster: (we called ``ray.init``,
-    the cluster is a local one we started)."""
-    if ray.is_initialized():
-        return False, False
-    addr = address or os.environ.get("RAY_ADDRESS") or None
-    quiet = {"include_dashboard": False, "logging_level": logging.ERROR, "log_to_driver": False}
-    if addr and addr != "local":
-        ray.init(address=addr, logging_level=logging.ERROR, log_to_driver=False)
-        return True, False
-    ray.init(address="local", num_cpus=workers or os.cpu_count() or 1, **quiet)
-    return True, True
-
-
 def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | None = None,
               address: str | None = None, workers: int | None = None, shard_dir: Path | str | None = None,
               max_retries: int = 3, actors: int | None = None, actor_gpus: float = 1.0,
@@ -242,39 +198,77 @@ def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | N
     t0 = time.perf_counter()
     shards = Path(shard_dir) if shard_dir else Path(cfg.store.path).expanduser().resolve().parent / ".videonav-shards"
     outcomes: dict[int, VideoOutcome] = {}
-    started, local = _init(ray, address, workers * cpus_per_task if workers else None)
-    pin = local if pin_cpus is None else pin_cpus
+    cluster, starting, maker = Cluster(), None, None
     try:
         with Store(cfg.store.path) as store:
-            todo: list[tuple[int, VideoJob, str]] = []
-            for i, job in enumerate(jobs):  # cheap checks on the driver: missing files, videos already done
+            done: dict[int, tuple[str | None, str | None]] = {}  # cheap pass: done key, tree key if done
+            for i, job in enumerate(jobs):
                 try:
-                    from videonav.tools.video.probe import probe
-
-                    probe(job.path)
                     dk = done_key(job, cfg)
-                    tk = already_done(store, dk)
-                except Exception as e:  # noqa: BLE001 - reported with the others at the end
+                    done[i] = (dk, already_done(store, dk))
+                except Exception as e:  # noqa: BLE001 - a missing file: the probe below says so
                     if fatal(e):
                         raise
-                    outcomes[i] = VideoOutcome(job, "failed", error=error_line(e))
-                    continue
-                if tk is not None:
-                    outcomes[i] = VideoOutcome(job, "skipped", tk)
-                    if not keep_shards:  # a driver killed after the done record, before removing the shard
-                        _remove_shard(shard_path(shards, job))
-                else:
-                    todo.append((i, job, dk))
+                    done[i] = (None, None)
+            if any(tk is None and (dk is not None or jobs[i].path.is_file()) for i, (dk, tk) in done.items()):
+                # the local cluster comes up while the driver probes the videos (a rerun with
+                # nothing left to do, or only missing files, starts none)
+                starting = _start_local(ray, address, workers * cpus_per_task if workers else None)
+            todo = _prepare(jobs, cfg, done, outcomes, shards, keep_shards)
             for i in sorted(outcomes):
                 if on_video:
                     on_video(outcomes[i], len(outcomes), len(jobs))
             if todo:
+                if (address or os.environ.get("RAY_ADDRESS") or "local") == "local":
+                    maker = ShardMaker(shards)
+                    maker.ahead([job for _, job, _ in todo[:(workers or 1) + 1]])
+                t1 = time.perf_counter()
+                head, starting = starting, None  # from here on connect() owns it (stops it if unused)
+                cluster = connect(ray, address, workers * cpus_per_task if workers else None, head,
+                                  lean=False if head is not None else None)  # a failed lean start: not twice
+                cluster.seconds = time.perf_counter() - t1  # what the driver waited for, after its own checks
+                pin = cluster.local if pin_cpus is None else pin_cpus
                 _run_tasks(ray, store, cfg, todo, outcomes, len(jobs), shards, on_video, workers, max_retries,
-                           actors, actor_gpus, captioner_factory, keep_shards, cpus_per_task, pin)
+                           actors, actor_gpus, captioner_factory, keep_shards, cpus_per_task, pin, maker)
     finally:
-        if started:
-            ray.shutdown()
-    return LibraryResult([outcomes[i] for i in range(len(jobs))], time.perf_counter() - t0, "ray")
+        if maker is not None:
+            maker.close()
+        if starting is not None:  # started, never used (nothing to do, or the checks failed)
+            starting.stop()
+        stop(ray, cluster)
+    return LibraryResult([outcomes[i] for i in range(len(jobs))], time.perf_counter() - t0, "ray",
+                         startup_seconds=cluster.seconds)
+
+
+def _start_local(ray: Any, address: str | None, num_cpus: int | None) -> HeadThread | None:
+    """A lean local head starting in the background, when this run starts its own cluster."""
+    if ray.is_initialized() or (address or os.environ.get("RAY_ADDRESS") or "local") != "local" \
+            or not lean_enabled():
+        return None
+    return HeadThread(num_cpus or os.cpu_count() or 1)
+
+
+def _prepare(jobs: Sequence[VideoJob], cfg: RunConfig, done: dict[int, tuple[str | None, str | None]],
+             outcomes: dict[int, VideoOutcome], shards: Path, keep_shards: bool) -> list[tuple[int, VideoJob, str]]:
+    """The driver's checks: videos done (skipped), unreadable (failed), the rest to index."""
+    from videonav.tools.video.probe import probe
+
+    todo: list[tuple[int, VideoJob, str]] = []
+    for i, job in enumerate(jobs):
+        dk, tk = done[i]
+        if tk is not None:
+            outcomes[i] = VideoOutcome(job, "skipped", tk)
+            if not keep_shards:  # a driver killed after the done record, before removing the shard
+                remove_shard(shard_path(shards, job))
+            continue
+        try:
+            probe(job.path)
+            todo.append((i, job, dk or done_key(job, cfg)))
+        except Exception as e:  # noqa: BLE001 - reported with the others at the end
+            if fatal(e):
+                raise
+            outcomes[i] = VideoOutcome(job, "failed", error=error_line(e))
+    return todo
 
 
 def _actors(ray: Any, cfg: RunConfig, actors: int | None, gpus: float, factory: CaptionerFactory | None,
@@ -301,7 +295,8 @@ def _actors(ray: Any, cfg: RunConfig, actors: int | None, gpus: float, factory: 
 def _run_tasks(ray: Any, store: Store, cfg: RunConfig, todo: list[tuple[int, VideoJob, str]],
                outcomes: dict[int, VideoOutcome], total: int, shards: Path, on_video: OnVideo | None,
                workers: int | None, max_retries: int, actors: int | None, actor_gpus: float,
-               factory: CaptionerFactory | None, keep_shards: bool, cpus: int, pin: bool) -> None:
+               factory: CaptionerFactory | None, keep_shards: bool, cpus: int, pin: bool,
+               maker: ShardMaker | None = None) -> None:
     pool = _actors(ray, cfg, actors, actor_gpus, factory, max_retries)
     task = ray.remote(index_into_shard).options(num_cpus=cpus, max_retries=max_retries, retry_exceptions=False)
     window = max(1, workers or len(todo))
@@ -315,6 +310,8 @@ def _run_tasks(ray: Any, store: Store, cfg: RunConfig, todo: list[tuple[int, Vid
             ref = task.remote(job, cfg, shard_path(shards, job), remote, None if pool else factory, cpus,
                               pin and not pool)
             pending[ref] = (i, job, dk, time.perf_counter())
+        if maker is not None:  # the shard of the video that comes next, while this one runs
+            maker.ahead([job for _, job, _ in queue[:1]])
 
     submit()
     while pending:
@@ -341,7 +338,7 @@ def _run_tasks(ray: Any, store: Store, cfg: RunConfig, todo: list[tuple[int, Vid
                 outcomes[i] = VideoOutcome(job, "failed", error=error_line(e), wall_seconds=time.perf_counter() - t1)
             else:
                 if not keep_shards:
-                    _remove_shard(Path(payload["shard"]))
+                    remove_shard(Path(payload["shard"]))
                 outcomes[i] = VideoOutcome(job, "indexed", payload["tree_key"], payload["stats"]["video_seconds"],
                                            time.perf_counter() - t1, summary=summary)
         if on_video:

@@ -3,6 +3,7 @@
     python bench/index_many.py                                  # 6 generated 10-min samples + the shared clips
     python bench/index_many.py --rounds 2 --out bench/results/index_many.txt
     python bench/index_many.py --modes loop,ray1 --videos DIR    # your own folder of videos
+    python bench/index_many.py --modes loop,ray1,ray1-plain     # the lean cluster start vs ray.init's
 
 One worker is one core. Every mode gets ``--set captioner.ocr_workers=1`` unless ``--set`` is
 given, and runs in a fresh child process confined to as many cores as it has workers (``loop`` and
@@ -13,11 +14,16 @@ core of its own (``pin_cpus``, the default of a local cluster). ``--no-pin`` run
 unconfined, to see what a "one CPU" task really uses.
 
 Each mode runs on a fresh store (same videos, classic captioner), so imports, Ray's cluster start
-and worker start-up are all counted. Reported per mode: video seconds indexed per wall second
-end to end, and (Ray) the same with the cluster start taken out. ``MODE-warm`` times only the
-library call, after the cluster is up, one task per worker has imported the indexer and 3 s have
-passed for Ray's agents to finish starting (the loop: after the same imports and pause), which is
-what a long-running cluster (``ray start`` once, ``--address auto``) sees. Also: the CPU seconds
+and worker start-up are all counted: a Ray mode calls the library as ``videonav index --ray``
+does, which starts its lean local head (:mod:`videonav.agent.ray_cluster`: no autoscaler monitor,
+log monitor or API server) while the driver probes the videos, and stops it at the end.
+``rayN-plain`` runs the same with Ray's own ``ray.init`` cluster (``VIDEONAV_RAY_LEAN=0``).
+Reported per mode: video seconds indexed per wall second end to end, and (Ray) the same with the
+cluster start taken out ("cluster": what the driver waited for its cluster after probing the
+videos). ``MODE-warm`` times only the library call, after the cluster is up, one task per worker
+has imported the indexer and 3 s have passed for Ray's agents to finish starting (the loop: after
+the same imports and pause), which is what a long-running cluster (``ray start`` once,
+``--address auto``) sees. Also: the CPU seconds
 of the mode's whole process tree (:class:`TreeCPU`; driver, Ray workers with their OCR, Ray's own
 daemons) and the cores busy (CPU / wall). Modes run side by side in each round and the load
 average is read before each, because on a shared machine only ratios measured together mean
@@ -44,7 +50,7 @@ CLIPS = ROOT.parent / "shared" / "data" / "clips"
 CACHE = Path(tempfile.gettempdir()) / "videonav-bench-index-many"
 
 CHILD = r"""
-import json, logging, os, sys, time
+import json, os, sys, time
 t0 = time.perf_counter()
 from videonav.agent.config import load_config
 from videonav.agent.library import index_library, resolve_jobs
@@ -55,19 +61,23 @@ cfg = load_config(None, [*sets, f"store.path={json.dumps(store)}"])
 jobs = resolve_jobs(videos)
 cluster = 0.0
 if mode.startswith("ray"):
-    import ray
-    t1 = time.perf_counter()
-    ray.init(address="local", num_cpus=int(mode[3:]), include_dashboard=False, logging_level=logging.ERROR,
-             log_to_driver=False)
-    cluster = time.perf_counter() - t1
-    if warm:
+    n = int(mode[3:])
+    if warm:  # a cluster already up (the library's own lean start, or ray.init with VIDEONAV_RAY_LEAN=0)
+        import ray
+        from videonav.agent.ray_cluster import connect, stop
+        up = connect(ray, "local", n)
         def prewarm():
             import videonav.tools.video.index
             time.sleep(0.5)  # hold the worker, so each of the N tasks starts its own
-        ray.get([ray.remote(num_cpus=1)(prewarm).remote() for _ in range(int(mode[3:]))])
+        ray.get([ray.remote(num_cpus=1)(prewarm).remote() for _ in range(n)])
         time.sleep(3)  # Ray's agents finish starting, as on a cluster that is already up
-    res = index_library(jobs, cfg, use_ray=True, workers=int(mode[3:]), pin_cpus=pin)
-    ray.shutdown()
+        cluster = up.seconds
+    # as `videonav index --ray --workers N` runs: the library starts (or joins) the cluster and stops it
+    res = index_library(jobs, cfg, use_ray=True, workers=n, pin_cpus=pin)
+    if warm:
+        stop(ray, up)
+    else:
+        cluster = res.startup_seconds
 else:
     if warm:
         import videonav.tools.video.index
@@ -186,6 +196,10 @@ def autogroup() -> str:
 
 
 def run_mode(mode: str, videos: list[Path], sets: list[str], pin: bool) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    if "-plain" in mode:  # Ray's own ray.init cluster instead of the library's lean head
+        env["VIDEONAV_RAY_LEAN"] = "0"
+        mode = mode.replace("-plain", "")
     base = mode.removesuffix("-warm")
     cores = 2 if base == "loop-ocr2" else int(base[3:]) if base.startswith("ray") else 1
     if base == "loop-ocr2":  # the loop as users run it by default: 2 OCR processes inside one video
@@ -193,7 +207,6 @@ def run_mode(mode: str, videos: list[Path], sets: list[str], pin: bool) -> dict:
         sets = [*[s for s in sets if not s.startswith("captioner.ocr_workers=")], "captioner.ocr_workers=2"]
     mask = set(sorted(os.sched_getaffinity(0))[:cores]) if pin else None
     with tempfile.TemporaryDirectory(prefix=f"idxmany-{mode}-") as d:
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
         load = os.getloadavg()[0]
         t0 = time.perf_counter()
         p = subprocess.Popen([sys.executable, "-c", CHILD, mode, str(Path(d) / "s.sqlite"), json.dumps(sets),
@@ -214,7 +227,8 @@ def run_mode(mode: str, videos: list[Path], sets: list[str], pin: bool) -> dict:
         else:
             r["vsps"] = r["video_seconds"] / wall
             r["vsps_warm"] = r["video_seconds"] / max(1e-9, wall - r["cluster_seconds"])
-        r["concurrency"] = r["busy_seconds"] / max(1e-9, r["library_seconds"])  # ~workers when they overlap
+        inside = 0.0 if mode.endswith("-warm") else r["cluster_seconds"]  # the library's own cluster start
+        r["concurrency"] = r["busy_seconds"] / max(1e-9, r["library_seconds"] - inside)  # ~workers when they overlap
         return r
 
 
@@ -227,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--videos", type=Path, help="a folder of videos instead of samples + shared clips")
     ap.add_argument("--modes", default="loop,ray1,ray2,loop-warm,ray1-warm,ray2-warm,loop-ocr2",
                     help="loop, rayN (N workers), loop-ocr2 (the loop with 2 OCR processes per video); "
-                         "MODE-warm times the library alone, after start-up")
+                         "MODE-warm times the library alone, after start-up; rayN-plain: ray.init's cluster")
     ap.add_argument("--set", action="append", default=None, metavar="KEY=VALUE",
                     help="config overrides for every mode (default: captioner.ocr_workers=1: a worker is a CPU)")
     ap.add_argument("--rounds", type=int, default=1)
@@ -282,7 +296,9 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"{m:5s} median {med[m]:6.1f} video-s/s end to end, {warm[m]:6.1f} without cluster start; "
               f"runs: " + ", ".join(f"{r['wall_seconds']:.1f} s (in flight {r['concurrency']:.2f}, "
                                     f"{r['cpu_seconds']:.0f} CPU-s = {r['busy_cores']:.2f} of {r['cores']} cores, "
-                                    f"load1 {r['load1']:.1f})" for r in rows[m])
+                                    + (f"cluster {r['cluster_seconds']:.1f} s, Ray daemons "
+                                       f"{r['cpu_by']['ray']:.1f} CPU-s, " if m.startswith("ray") else "")
+                                    + f"load1 {r['load1']:.1f})" for r in rows[m])
               for m in modes]
     if "ray1" in med and "ray2" in med:
         lines.append(f"ray2 / ray1 = {med['ray2'] / med['ray1']:.2f}x end to end, "
@@ -296,6 +312,12 @@ def main(argv: list[str] | None = None) -> int:
     if "ray1-warm" in med and "loop-warm" in med:
         lines.append(f"ray1-warm / loop-warm = {med['ray1-warm'] / med['loop-warm']:.2f} (cluster already up, "
                      "imports done; target >= 0.85)")
+    for a, b in (("ray1", "loop"), ("ray2", "ray1"), ("ray1-plain", "loop"), ("ray2-plain", "ray1-plain")):
+        if a in rows and b in rows:  # paired by round: the load changes between rounds
+            lines.append(f"{a} / {b} per round: " + ", ".join(
+                f"{x['vsps'] / y['vsps']:.2f}" for x, y in zip(rows[a], rows[b], strict=True)))
+    if "ray1-plain" in med and "loop" in med:
+        lines.append(f"ray1-plain / loop = {med['ray1-plain'] / med['loop']:.2f} end to end (ray.init's own cluster)")
     for base in ("loop", "loop-ocr2"):
         if "ray2" in med and base in med:
             lines.append(f"ray2 / {base} = {med['ray2'] / med[base]:.2f} end to end")
