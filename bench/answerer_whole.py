@@ -55,7 +55,7 @@ def routed(questions: list[str], main: np.ndarray, sub: dict, X: np.ndarray) -> 
     return np.where(mask[:, None], whole_scores(sub, X), main) if mask.any() else main
 
 
-def ego_features(n: int = 60, seed: int = 0) -> tuple[list[str], dict[str, np.ndarray], np.ndarray]:
+def ego_features(n: int = 60, seed: int = 0, hard: bool = False) -> tuple[list[str], dict[str, np.ndarray], np.ndarray]:
     """Questions, {reading: (n, 5, f)} and truths of the synthetic egocentric set (MiniLM, as deployed:
     the scorer normalises the narrations itself)."""
     from ego_synth import make_set
@@ -65,7 +65,7 @@ def ego_features(n: int = 60, seed: int = 0) -> tuple[list[str], dict[str, np.nd
 
     emb = MiniLMEmbedder()
     scorer = OptionScorer(emb)
-    qs, caps = make_set(n, seed)
+    qs, caps = make_set(n, seed, hard)
     out: dict[str, list[np.ndarray]] = {c: [] for c in EGO_CONDS}
     questions, truth = [], []
     for k, r in qs.items():
@@ -98,9 +98,15 @@ def report(models: dict, sub: dict, F: dict[str, np.ndarray], y: np.ndarray, dev
     for name, m in models.items():
         print(f"| {name}, as deployed (whole-video questions routed) | " + " | ".join(
             f"{acc(routed(qd, m.scores(F[c][dev]), sub, F[c][dev]), y[dev]):.1f}" for c in conds) + " |")
-    qe, E, ye = ego_features(n_ego)
-    print(f"\n## Synthetic egocentric set (bench/ego_synth.py, {len(ye)} videos x 180 narrations, seed 0): "
-          "accuracy (%) / ECE; a behaviour check, never fitted\n")
+    for hard in (False, True):
+        ego_table(models, sub, acc, ece, n_ego, hard)
+
+
+def ego_table(models: dict, sub: dict, acc: Callable, ece: Callable, n_ego: int, hard: bool) -> None:
+    j = FEATURES.index("qo_mean")
+    qe, E, ye = ego_features(n_ego, hard=hard)
+    print(f"\n## Synthetic egocentric set{' (hard)' if hard else ''} (bench/ego_synth.py, {len(ye)} videos x 180 "
+          "narrations, seed 0): accuracy (%) / ECE; a behaviour check, never fitted\n")
     print(f"whole-video by wording: {sum(whole_video(q) for q in qe)} of {len(qe)}\n")
     print("| scorer | " + " | ".join(EGO_CONDS) + " |\n|---|" + "---|" * len(EGO_CONDS))
     print("| qo_mean (MiniLM mean sim) | " + " | ".join(f"{acc(E[c][:, :, j], ye):.0f}" for c in EGO_CONDS) + " |")

@@ -103,6 +103,8 @@ def main() -> int:
     ap.add_argument("--long-captions", type=int, default=180)
     ap.add_argument("--strategies", default="all-captions,uniform-k,search-k,navigate,guided")
     ap.add_argument("--k", type=int, default=12)
+    ap.add_argument("--reverse", action="store_true", help="ask the sampled questions last-first (a second process "
+                                                           "meeting a first one halfway; merge the JSONL by qid)")
     ap.add_argument("--store", default="/tmp/videonav-bench.sqlite")
     ap.add_argument("--output", default=None, help="JSONL prefix (one file per set)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="config override")
@@ -127,6 +129,7 @@ def main() -> int:
     have = set(src.ids())
     dev = [q for q in load_nextqa(data / "nextqa" / "val.csv") if split_of(q.video) == "dev" and q.video in have]
     qs = random.Random(args.seed).sample(dev, min(args.limit, len(dev)))
+    qs = qs[::-1] if args.reverse else qs
     t0 = time.perf_counter()
     rt = build_runtime(cfg, need_llm=any(needs_llm(s, cfg, q.options) for s in strategies for q in qs))
     load_s = time.perf_counter() - t0
