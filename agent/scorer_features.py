@@ -73,7 +73,7 @@ _WHOLE = re.compile(r"\b(overall|main|mainly|primary|primarily|throughout|entire
                     r"purposes?|objectives?|overarching|essence|central|general|generally|mostly|recurring|"
                     r"consistent\w*|progress\w*|evolve\w*|theme|aim|intent\w*|accomplish\w*|achieve\w*|"
                     r"significan\w*|importan\w*|critical|essential|key|sequence|strateg\w*|process|pattern\w*|"
-                    r"deduce|infer\w*|conclu\w*|characteri[sz]\w*|describe)\b", re.I)
+                    r"deduce|infer\w*|conclu\w*|characteri[sz]\w*|describe|most|often|frequent\w*|repetitive)\b", re.I)
 # words that name no particular thing to look for: a question made only of these is about the whole video
 _GENERIC = frozenset("c video clip action activ task person camera wearer behavi describ best happen perform "
                      "focus key most important significant like seem would could can make try trying will "

@@ -52,7 +52,8 @@ def test_narration_is_rewritten_as_plain_sentences():
                                "What is C primarily trying to accomplish?", "What is C doing?",
                                "Considering all of C's actions, what best describes the purpose of the video?",
                                "What is the significance of the interaction between C and the man in the video?",
-                               "Identify the critical steps C takes to fix the bike."])
+                               "Identify the critical steps C takes to fix the bike.",
+                               "Which tool does C use most often?"])
 def test_whole_video_questions_are_recognised(q):
     assert whole_video(q)
 
