@@ -18,7 +18,7 @@ pools NExT-QA all/top4/top8/top12 and generated all/nav/noev (weight ``--gen-wei
 Tables: bench/results/answerer_refit.txt. Whole-video questions: their own model (answerer_whole.py,
 checked on the synthetic egocentric set of ego_synth.py, never fitted on it). All 3855 train / 1141 dev:
 
-    NExT-QA dev, all captions          53.9%  as deployed 53.7% (17 dev questions routed to the whole-video model)
+    NExT-QA dev, all captions          53.9%  as deployed 53.7% (19 dev questions routed to the whole-video model)
     spliced 180 captions, all / top12  47.0 / 47.4%  (MiniLM mean sim qo_mean 23.7 / 36.8%)
     synthetic egocentric, all / uni12  whole-video model 93 / 95%, main model alone 40 / 78%, MiniLM mean 95 / 92%
     generated held-out all 81.5% (no generated question is whole-video); ECE dev all 0.034, generated nav 0.099
