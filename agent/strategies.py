@@ -4,7 +4,10 @@
 - ``uniform-k``: k evenly spaced captions (VideoAgent's starting point).
 - ``search-k``: the k captions most similar to question + options (no LLM).
 - ``navigate``: the planner, the LLM alone choosing actions (``planner.prior="none"``).
-- ``guided``: the planner with the embedding prior ranking children before the LLM chooses.
+- ``guided``: the planner with the embedding prior ranking children before the LLM chooses; a
+  whole-video question ("What is the overall goal of C's actions?") is read level by level instead,
+  every top-level part before anything deeper (the reads that most resemble the options are a
+  distractor's as often as the answer's; bench/results/navigation_ego.txt).
 The baselines answer with the same option scorer (and the same LLM when
 ``planner.answer_mode="planner"``) as the planner, so differences come from *what is read*.
 """
