@@ -55,6 +55,7 @@ from videonav.agent.extract_text import (  # noqa: F401 - re-exported
 from videonav.agent.observe import Read, render_reads
 from videonav.agent.prompts import quote
 from videonav.agent.result import Span
+from videonav.agent.scorer_features import COLOURS
 from videonav.agent.sections import adjacent, scope, scope_name
 from videonav.tools.embed import Embedder
 
@@ -99,6 +100,29 @@ def _words(text: str) -> list[str]:
     return _TOKEN.findall(text)
 
 
+_SHADE = re.compile(r"\b(dark|light|pale|deep|bright)\s+(?=[a-z])", re.I)
+_SHADED = re.compile(r"^(dark|light|pale|deep|bright)-", re.I)
+
+
+def _terms(text: str) -> set[str]:
+    """Stems of a text's words, a shade kept with its colour: "on dark red" is not "on red"."""
+    return {_stem(w) for w in _words(_SHADE.sub(r"\1-", text))}
+
+
+def _stem(word: str) -> str:
+    return word.lower() if _SHADED.match(word) else stem(word)
+
+
+def _colour_gap(question: str, unit_terms: Sequence[set[str]]) -> float:
+    """Share of the colours the question names ("the red slide") that nothing read shows: the
+    slide asked about was not read yet, however well a number on another slide fits."""
+    cols = {t for t in _terms(question) if t.rsplit("-", 1)[-1] in COLOURS}
+    if not cols:
+        return 0.0
+    seen = set().union(*unit_terms) if unit_terms else set()
+    return len(cols - seen) / len(cols)
+
+
 def question_terms(question: str) -> tuple[set[str], str, bool]:
     """(content-term stems, focus phrase, expects a number) of a question.
 
@@ -108,8 +132,8 @@ def question_terms(question: str) -> tuple[set[str], str, bool]:
     >>> question_terms("Which city is the reporter speaking from?")[1:]
     ('city', False)
     """
-    toks = [t.lower() for t in _words(question)]
-    terms = {stem(t) for t in toks if t not in _STOP}
+    toks = [t.lower() for t in _words(_SHADE.sub(r"\1-", question))]
+    terms = {_stem(t) for t in toks if t not in _STOP}
     focus: list[str] = []
     for i, t in enumerate(toks):
         if t in _WH:
@@ -197,7 +221,7 @@ def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = No
     anchor, later = _anchor(question, qterms)
     terms = qterms - anchor
     focus_terms = {stem(w) for w in _words(focus)} & qterms
-    unit_terms = [{stem(w) for w in _words(u.text)} for u in units]
+    unit_terms = [_terms(u.text) for u in units]
     group_terms: dict[tuple[int, int], set[str]] = {}
     read_terms: dict[int, set[str]] = {}
     groups_in_read: dict[int, set[int]] = {}
@@ -288,7 +312,7 @@ def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = No
     tkey = normalise(top[2])
     rival = next((c[0] for c in ranked[1:] if normalise(c[2]) not in tkey and tkey not in normalise(c[2])), None)
     margin = 1.0 if rival is None else min(1.0, max(0.0, top[0] - rival) / 0.5)
-    conf = round(min(1.0, top[1]) * (0.25 + 0.75 * margin), 4)
+    conf = round(min(1.0, top[1]) * (0.25 + 0.75 * margin) * (1.0 - _colour_gap(question, unit_terms)), 4)
     r = reads[top[3]]
     return Extracted(top[2], conf, r, top[4], cited=[r.node_id] if r.node_id else [])
 
