@@ -69,6 +69,16 @@ def test_aux_head_learns_colour_on_fixed_clips(tiny_lm: Path, tmp_path: Path) ->
     assert float(right[:, 0].float().mean()) == 1.0  # 8 clips: colour memorised
     # the LM never took part: its weights have no gradient from the aux loss
     assert all(p.grad is None for n, p in model.named_parameters() if "text_model" in n)
+    # the connector is rescaled to the word embeddings' RMS without changing what the head says
+    with torch.no_grad():
+        before = [x.argmax(-1) for x in head(V.visual_tokens(model, pv, pm))]
+        factor = V.match_token_scale(model, processor, scenes, 2)
+        tokens = torch.cat(V.visual_tokens(model, pv, pm))
+        after = [x.argmax(-1) for x in head(V.visual_tokens(model, pv, pm))]
+    emb = model.get_input_embeddings().weight
+    assert factor != pytest.approx(1.0)
+    assert float(tokens.pow(2).mean().sqrt()) == pytest.approx(float(emb.pow(2).mean().sqrt()), rel=0.05)
+    assert all(torch.equal(a, b) for a, b in zip(before, after, strict=True))
 
 
 def test_attribute_weights_and_weighted_loss(tiny_lm: Path, tmp_path: Path) -> None:

@@ -34,8 +34,10 @@ from videonav.rl.captioner.vision_aux import (
     aux_loss,
     load_vision,
     make_head,
+    match_token_scale,
     pretrain_vision,
     save_vision,
+    scenes_of,
 )
 
 Log = Callable[[str], None]
@@ -243,6 +245,9 @@ def train_sft(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
             res = pretrain_vision(model, processor, head, cfg, log)
             save_vision(model, head, path, {"held_out": res["held_out"], "seconds": res["seconds"],
                                             "steps": cfg.aux.pretrain_steps})
+        factor = match_token_scale(model, processor, scenes_of(cfg.data.train_seeds, cfg.data.minutes)[:16],
+                                   cfg.model.frames)
+        log(f"[vision] connector scaled by {factor:.4f}: visual tokens at the word embeddings' RMS")
         return model, processor
 
     return _run("sft", cfg, resume, log, step, start, items, get_head)

@@ -165,6 +165,22 @@ def pretrain_vision(model: Any, processor: Any, head: Any, cfg: Any, log: Callab
             "seconds": time.perf_counter() - t0}
 
 
+def match_token_scale(model: Any, processor: Any, scenes: Sequence[dict], frames: int) -> float:
+    """Rescale the connector so the visual tokens' RMS equals the LM's word embeddings' RMS; returns
+    the factor. Why: the aux loss is scale-free (the head normalises), so pretraining lets the
+    tokens grow far past the embeddings the LM knows, and SFT then starts at a caption loss of 25
+    instead of 3. The bias-free linear projection scales exactly, and the head's answers stay the same."""
+    import torch
+
+    with torch.no_grad():
+        pv, pm = _pixels(processor, _clips(scenes, frames, None))
+        tokens = torch.cat(visual_tokens(model, pv.to(model.dtype), pm))
+        want = model.get_input_embeddings().weight.float().pow(2).mean().sqrt()
+        factor = float(want / tokens.float().pow(2).mean().sqrt().clamp(min=1e-8))
+        model.model.connector.modality_projection.proj.weight.mul_(factor)
+    return factor
+
+
 def save_vision(model: Any, head: Any, path: Path, info: dict[str, Any]) -> None:
     import torch
 
