@@ -158,3 +158,22 @@ def test_backend_shows_a_trained_captioner_its_training_frame_count(tiny_lm: Pat
     four = CaptionRequest(frames=tuple(frames(4)), timestamps=(1.0, 2.0, 3.0, 4.0))
     assert cap._inputs([four])["pixel_values"].shape[1] == 2  # video.frames_per_leaf 4 -> the 2 it learned on
     assert pick_frames(4, 2) == [0, 3] and cap.describe(frames(4), [1.0, 2.0, 3.0, 4.0], "").frames == 4
+
+
+def test_init_text_takes_a_trained_captioners_text_model_only(tiny_lm: Path, tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+
+    from videonav.rl.captioner.train import _init_text
+
+    done = train_sft(_cfg(tiny_lm, tmp_path / "a", **{"train.steps": 2}), log=lambda m: None)
+    trained = load_file(str(Path(done["model_dir"]) / "model.safetensors"))
+    model, _ = build_captioner(_cfg(tiny_lm, tmp_path / "b").model, seed=1)
+    vision = {k: v.clone() for k, v in model.state_dict().items() if "vision_model" in k}
+    _init_text(model, done["model_dir"])
+    state = model.state_dict()
+    text = [k for k in trained if k.startswith("model.text_model.")]
+    assert text and all(torch.equal(state[k], trained[k]) for k in text)
+    assert all(torch.equal(state[k], v) for k, v in vision.items())  # the vision side stays its own
+    with pytest.raises(ValueError, match="init_text"):
+        _init_text(model, str(tmp_path))

@@ -192,6 +192,22 @@ def _run(kind: str, cfg: CaptionerRunConfig, resume: bool, log: Log,
     return {"model_dir": str(out), "history": history, "seconds": time.perf_counter() - t0, "peak_rss_mb": peak_mb}
 
 
+def _init_text(model: Any, src: str) -> None:
+    """Copy a saved captioner's text model and LM head into ``model`` (shapes must agree)."""
+    from safetensors.torch import load_file
+
+    path = Path(src) / "model.safetensors"
+    if not path.is_file():
+        raise ValueError(f"train.init_text={src!r}: no model.safetensors there; point it at a trained captioner dir")
+    state = {k: v for k, v in load_file(str(path)).items() if k.startswith(("model.text_model.", "lm_head."))}
+    own = model.state_dict()
+    bad = [k for k, v in state.items() if k not in own or own[k].shape != v.shape]
+    if bad or not state:
+        raise ValueError(f"train.init_text={src!r}: its text model does not fit model.* ({bad[:2]}); "
+                         "model.text_layers and the tokenizer must match it")
+    model.load_state_dict(state, strict=False)
+
+
 def train_sft(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
               items: list[B.Encoded] | None = None) -> dict[str, Any]:
     """Teacher-forced cross-entropy on (frames, reference) pairs; with ``aux``, plus the colour/shape
@@ -232,6 +248,9 @@ def train_sft(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
 
     def start() -> tuple[Any, Any]:
         model, processor = build_captioner(cfg.model, cfg.train.seed)
+        if cfg.train.init_text:
+            _init_text(model, cfg.train.init_text)
+            log(f"[sft] text model + LM head from {cfg.train.init_text}")
         head = get_head(model)
         if head is None or cfg.aux.pretrain_steps == 0:
             return model, processor
