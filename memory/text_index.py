@@ -227,7 +227,8 @@ def _budgeted(db: sqlite3.Connection, expr: str) -> str:
     order = sorted(words, key=lambda w: df[w])
     if df[order[0]] > SCORE_BUDGET and len(order) > 1:
         return " AND ".join(f'"{w}"' for w in order)
-    keep, total = [], 0
+    keep: list[str] = []
+    total = 0
     for w in order:
         if keep and total + df[w] > SCORE_BUDGET:
             break
