@@ -134,6 +134,7 @@ def test_video_input_sends_one_video_with_real_frame_spacing() -> None:
     cap.cfg = _cfg("unused", video_input=True)
     cap.processor = proc = _RecordingProcessor()
     cap.ocr = None  # a captioner not trained with the OCR prompt
+    cap.frames_trained = None  # nor by videonav's trainer: every frame is sent
     req = CaptionRequest(frames=tuple(frames(4)), timestamps=(10.0, 12.0, 14.0, 16.0), prompt="")
     cap._inputs([req])
     content = proc.messages[0][0]["content"]
