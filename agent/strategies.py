@@ -38,15 +38,26 @@ STRATEGIES = ("all-captions", "uniform-k", "search-k", "navigate", "guided")
 def needs_llm(strategy: str, cfg: RunConfig, options: Sequence[str]) -> bool:
     """Whether ``strategy`` calls the planner LLM for this question (``planner.backend=none`` still runs without).
 
-    The planner strategies choose actions with it, ``answer_mode="planner"`` answers with it, and
-    an open question (no options) has no option scorer to fall back on.
+    ``navigate`` chooses actions with it; ``guided`` only with ``tools`` decoding or a
+    ``planner.llm_gate`` above 0 (at the default 0 the embedding prior decides every turn, so
+    loading SmolLM2 would cost seconds and memory for nothing); ``answer_mode="planner"`` answers
+    multiple choice with it, and an open question uses it only on a large backend (a small one's
+    answers are extractive, :func:`videonav.agent.extract.free_answer`).
 
     >>> from videonav.agent.config import load_config
     >>> cfg = load_config()
-    >>> needs_llm("search-k", cfg, ["a", "b"]), needs_llm("search-k", cfg, []), needs_llm("guided", cfg, ["a"])
-    (False, True, True)
+    >>> needs_llm("search-k", cfg, ["a", "b"]), needs_llm("guided", cfg, ["a"]), needs_llm("navigate", cfg, ["a"])
+    (False, False, True)
+    >>> gated = load_config(overrides=["planner.llm_gate=0.1"])
+    >>> needs_llm("guided", gated, ["a"]), needs_llm("guided", cfg, [])
+    (True, False)
     """
-    return strategy in ("navigate", "guided") or cfg.planner.answer_mode == "planner" or not options
+    p = cfg.planner
+    if strategy == "navigate" or (options and p.answer_mode == "planner"):
+        return True
+    if strategy == "guided" and (p.decoding == "tools" or p.llm_gate > 0):
+        return True
+    return not options and p.backend in LARGE_BACKENDS
 
 
 def _truncate(reads: list[Read], max_tokens: int) -> list[Read]:

@@ -142,6 +142,19 @@ def test_llm_gate_consults_the_llm_only_when_the_prior_is_unsure():
     assert calls and all(n > 1 for n in calls)
 
 
+
+def test_guided_at_the_default_gate_does_not_load_the_llm_and_answers_the_same():
+    """needs_llm decides whether `videonav ask` loads SmolLM2; at gate 0 guided never asks it."""
+    from videonav.agent.strategies import needs_llm
+
+    cfg = load_config(overrides={"planner.llm_gate": 0.0})
+    assert not needs_llm("guided", cfg, OPTIONS)
+    assert needs_llm("guided", load_config(overrides={"planner.llm_gate": 0.5}), OPTIONS)
+    assert needs_llm("guided", load_config(overrides={"planner.decoding": "tools"}), OPTIONS)
+    with_llm = planner(ScriptedLLM(scores=lambda m, c: [0.0] * len(c)), **{"planner.llm_gate": 0.0})
+    a, b = with_llm.ask(source(), Q, OPTIONS), planner(None, **{"planner.llm_gate": 0.0}).ask(source(), Q, OPTIONS)
+    assert (a.option_index, [e.node_id for e in a.evidence]) == (b.option_index, [e.node_id for e in b.evidence])
+
 # -- each budget key ends the episode (each test fails when its check is removed) -----------------
 def test_tool_call_budget_stops_the_guided_policy():
     res = planner(None, **{"budget.max_tool_calls": 2, "budget.max_captions": 60}).ask(source(), Q, OPTIONS)
