@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's main job on the embedded defaults, offline: install, make the 20-minute sample
-# video, index it with the CPU captioner, and ask it a question with the SmolLM2 planner.
+# video, index it with the CPU captioner, and ask it a question (guided: the embedding prior and
+# the option scorer; `--strategy navigate` would let the SmolLM2 planner choose the actions).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash demos/install.sh
