@@ -47,6 +47,9 @@ class TrainConfig(_Strict):
     seed: int = 0
     max_new_tokens: int = Field(40, ge=1)
     threads: int | None = Field(None, description="torch CPU threads (None = torch's default)")
+    balance_colours: bool = Field(False, description="sft: draw batches with weight 1/(clips of that colour): "
+                                  "each bright colour is on ~2% of generated slides, the colour-shape questions "
+                                  "ask about exactly those")
     init_text: str | None = Field(None, description="sft: a trained captioner dir whose text model and LM head "
                                   "replace the fresh LM's (a new vision tower under a captioner that already "
                                   "writes the captions); model.text_layers must match it")

@@ -117,6 +117,16 @@ def _optimizer(model: Any, cfg: CaptionerRunConfig, head: Any = None) -> Any:
     return torch.optim.AdamW(groups, weight_decay=cfg.train.weight_decay)
 
 
+def colour_weights(items: Sequence[B.Encoded]) -> list[float] | None:
+    """1 / (examples with the same colour label) per example: every colour drawn equally often."""
+    from collections import Counter
+
+    if any(e.labels is None for e in items):
+        return None
+    counts = Counter(e.labels[0] for e in items)
+    return [1.0 / counts[e.labels[0]] for e in items]
+
+
 def newest_checkpoint(folder: Path) -> Path | None:
     cks = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))
     return cks[-1] if cks else None
@@ -171,10 +181,12 @@ def _run(kind: str, cfg: CaptionerRunConfig, resume: bool, log: Log,
     if not items:
         raise ValueError(f"{kind}: no training clips (check data.*)")
     log(f"[{kind}] {len(items)} training examples, {cfg.train.steps} steps of {cfg.train.batch_size}")
+    weights = colour_weights(items) if cfg.train.balance_colours else None
     t0 = time.perf_counter()
     while step < cfg.train.steps:
         rng = random.Random(cfg.train.seed * 100003 + step)  # batch depends on the step only: resume-exact
-        chunk = rng.sample(items, min(cfg.train.batch_size, len(items)))
+        chunk = (rng.sample(items, min(cfg.train.batch_size, len(items))) if weights is None
+                 else rng.choices(items, weights, k=cfg.train.batch_size))
         stats = step_fn(model, processor, chunk, opt)
         step += 1
         history.append({"step": step, **stats})
