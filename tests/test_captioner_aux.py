@@ -177,3 +177,18 @@ def test_init_text_takes_a_trained_captioners_text_model_only(tiny_lm: Path, tmp
     assert all(torch.equal(state[k], v) for k, v in vision.items())  # the vision side stays its own
     with pytest.raises(ValueError, match="init_text"):
         _init_text(model, str(tmp_path))
+
+
+def test_colour_weights_draw_every_colour_equally() -> None:
+    from collections import defaultdict
+
+    from videonav.rl.captioner.train import colour_weights
+
+    items = [B.Encoded(f"c{i}", None, None, None, None, [], labels=(c, 0)) for i, c in enumerate([0, 0, 0, 1, 7])]
+    w = colour_weights(items)
+    assert w is not None
+    per: dict[int, float] = defaultdict(float)
+    for e, x in zip(items, w, strict=True):
+        per[e.labels[0]] += x
+    assert list(per.values()) == pytest.approx([1.0, 1.0, 1.0])
+    assert colour_weights([*items, B.Encoded("x", None, None, None, None, [])]) is None  # unlabelled data
