@@ -30,6 +30,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_common(p)
 
 
+def excerpt(text: str, answer: str, width: int = 100) -> str:
+    """``width`` characters of an evidence text, around the answer when the text states it past
+    the cut (a part summary that names its chapter heading first and the slide's number later).
+
+    >>> excerpt("On-screen text: " + "x" * 120 + ' "INSECTS 1 | NUMBER 8639" on white.', "8639", 40)
+    '…"INSECTS 1 | NUMBER 8639" on white.'
+    >>> excerpt("short text", "8639")
+    'short text'
+    """
+    if len(text) <= width:
+        return text
+    at = text.lower().find(answer.lower()) if answer.strip() else -1
+    if at < 0 or at + len(answer) <= width:
+        return text[:width]
+    start = max(0, at - width // 2)
+    start = max(text.rfind(" ", 0, start) + 1, text.rfind('"', 0, at), start - 20) if start else 0
+    cut = text[start:start + width]
+    return ("…" if start else "") + cut + ("…" if start + width < len(text) else "")
+
+
 def render(res: AskResult) -> str:
     out = []
     for s in res.trace:
@@ -46,7 +66,7 @@ def render(res: AskResult) -> str:
         out.append(f"Answer from: [{e.node_id}] {clock(e.start)}-{clock(e.end)}")
     out.append(f"Confidence: {res.confidence:.2f}  (halted by {res.halted_by})")
     for e in res.evidence:
-        out.append(f"Evidence: [{e.node_id}] {clock(e.start)}-{clock(e.end)}  {(e.text or '')[:100]}")
+        out.append(f"Evidence: [{e.node_id}] {clock(e.start)}-{clock(e.end)}  {excerpt(e.text or '', res.answer)}")
     c = res.cost
     out.append(f"Cost: {c.rounds} rounds, tool calls {c.tool_calls or {}}, {c.captions_read} captions read, "
                f"{c.captions_built} captions built, {c.prompt_tokens}+{c.completion_tokens} tokens, {c.seconds:.1f} s "
