@@ -4,17 +4,15 @@ vision pretraining before SFT, and resume with the head, on a tiny random text m
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 pytest.importorskip("transformers")
 
-from tiny_vlms import build_tiny_llama  # noqa: E402
+from tiny_vlms import build_tiny_llama, captioner_cfg  # noqa: E402
 from videonav.rl.captioner import batch as B  # noqa: E402
 from videonav.rl.captioner import vision_aux as V  # noqa: E402
-from videonav.rl.captioner.config import load_captioner_config  # noqa: E402
 from videonav.rl.captioner.data import ATTR_COLOURS, ATTR_SHAPES, frame_indices, sample_pairs  # noqa: E402
 from videonav.rl.captioner.model import build_captioner, load_captioner  # noqa: E402
 from videonav.rl.captioner.train import encode_pairs, pairs_for, train_sft  # noqa: E402
@@ -25,8 +23,7 @@ def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tinylm_aux"))
 
 
-def _cfg(tiny_lm: Path, out: Path, **over: Any):  # noqa: ANN202
-    return load_captioner_config("captioner_tiny", {"model.text_model": str(tiny_lm), "output": str(out), **over})
+_cfg = captioner_cfg
 
 
 def test_labels_follow_the_generator_and_jitter_moves_the_sprite() -> None:

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("transformers")
 pytest.importorskip("pycocoevalcap")
 
-from tiny_vlms import build_tiny_llama, frames  # noqa: E402
+from tiny_vlms import build_tiny_llama, captioner_cfg, frames  # noqa: E402
 from videonav.rl.captioner import batch as B  # noqa: E402
 from videonav.rl.captioner.config import load_captioner_config  # noqa: E402
 from videonav.rl.captioner.data import EVAL_SEEDS, TRAIN_SEEDS, sample_pairs, scene_captions  # noqa: E402
@@ -26,8 +26,7 @@ def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_llama(tmp_path_factory.mktemp("tinylm"))
 
 
-def _cfg(tiny_lm: Path, out: Path, **over: Any):  # noqa: ANN202
-    return load_captioner_config("captioner_tiny", {"model.text_model": str(tiny_lm), "output": str(out), **over})
+_cfg = captioner_cfg
 
 
 def _weights(model_dir: Path) -> dict[str, Any]:

@@ -136,3 +136,10 @@ def frames(n: int, h: int = 48, w: int = 64, seed: int = 0) -> list[np.ndarray]:
         f[10:22, x:x + 12] = rng.integers(0, 255, 3)
         out.append(f.astype(np.uint8))
     return out
+
+
+def captioner_cfg(tiny_lm: Path, out: Path, **over: Any) -> Any:
+    """The tiny captioner config over a :func:`build_tiny_llama` text model, writing under ``out``."""
+    from videonav.rl.captioner.config import load_captioner_config
+
+    return load_captioner_config("captioner_tiny", {"model.text_model": str(tiny_lm), "output": str(out), **over})
