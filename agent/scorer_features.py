@@ -127,7 +127,7 @@ def whole_video(question: str) -> bool:
     if not tokens(question):  # no question given (a caller that knows only scores)
         return False
     words = {stem(w) for w in tokens(_NARR_C.sub("someone", question)) if w not in _STOP}
-    return not (words - _GENERIC - {stem(g) for g in _GENERIC})
+    return not (words - _GENERIC_STEMS)
 
 
 def stem(w: str) -> str:
@@ -135,6 +135,9 @@ def stem(w: str) -> str:
         if len(w) > len(suf) + 2 and w.endswith(suf):
             return w[: -len(suf)]
     return w
+
+
+_GENERIC_STEMS = _GENERIC | {stem(g) for g in _GENERIC}  # what whole_video counts as naming nothing
 
 
 def tokens(text: str) -> list[str]:

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from videonav.agent.extract_text import Unit, normalise
+from videonav.tools.digest import SECTION_WORDS
 
-SECTION_WORDS = "chapter|part|section|lesson|episode|module|unit|step|act"
 _HEAD = re.compile(rf"^\s*(?:{SECTION_WORDS})\s+(\d+|[ivxlc]+)\s*[:.\-]?\s*(.*)$", re.I)
 _NAMED = r"(?:on|about|called|titled|named)\s+(?:the\s+)?[\"']?(.+?)[\"']?\s*[?.!]*\s*$"
 _ORDER_Q = re.compile(rf"\b(after|following|next|before|preceding|previous)\s+(?:to\s+)?the\s+(?:{SECTION_WORDS})"

@@ -32,7 +32,9 @@ _QUOTE_TAIL = re.compile(r'"([^"]*)"([^";]*)')
 _SENT = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"[a-z0-9]+")
 # an on-screen heading that opens a section: "CHAPTER 3 | BRIDGES", "Part 2: Results", "LESSON 4"
-_HEADING = re.compile(r"^\s*(chapter|part|section|lesson|episode|module|unit|step|act)\s+(\d+|[ivxlc]+)\b", re.I)
+#: words that open a numbered section heading ("CHAPTER 3 | BRIDGES"); agent/sections.py reads the same
+SECTION_WORDS = "chapter|part|section|lesson|episode|module|unit|step|act"
+_HEADING = re.compile(rf"^\s*({SECTION_WORDS})\s+(\d+|[ivxlc]+)\b", re.I)
 MAX_HEADINGS = 24
 STOP = frozenset(
     "a an the of on in at to is are was were be been it its this that these those there here and or as "
