@@ -111,3 +111,12 @@ def test_a_clip_answer_listing_lines_by_relevance_has_no_headings() -> None:
     ext = extract("What secret word did the narrator say during the chapter on Comets?", reads, EMB)
     assert ext.confidence < 0.75
     assert extract("Which chapter comes right after the chapter on Comets?", reads, EMB).confidence < 0.75
+
+
+def test_headings_leave_out_the_reads_they_are_told_to_skip() -> None:
+    """What the extractor relies on for clip-QA answers (agent/extract.py passes kind == "answer")."""
+    reads = [Read('On-screen text: "CHAPTER 2 | COMETS" on dark green.', 0, 30, "1.1", "answer"),
+             Read('On-screen text: "CHAPTER 3 | RIVERS" on teal.', 30, 60, "1.2", "clip")]
+    us = units_of_reads(reads)
+    assert [h.topic.lower() for h in headings(us)] == ["comets", "rivers"]
+    assert [h.topic.lower() for h in headings(us, frozenset({0}))] == ["rivers"]
