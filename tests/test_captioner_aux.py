@@ -3,6 +3,7 @@ vision pretraining before SFT, and resume with the head, on a tiny random text m
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -115,7 +116,9 @@ def test_sft_with_vision_pretraining_and_aux_resumes_exactly(tiny_lm: Path, tmp_
     assert all({"caption_loss", "aux_loss", "shape_acc"} <= h.keys() for h in full["history"])
     sft = tmp_path / "full" / "sft"
     assert (sft / V.PRETRAINED_FILE).is_file() and (sft / V.HEAD_FILE).is_file()
-    assert not (sft / "model" / V.HEAD_FILE).exists()  # the head never enters the indexable model dir
+    assert (sft / "model" / V.HEAD_FILE).is_file()  # shipped in the indexable model dir, class names in its json
+    assert json.loads((sft / "model" / "videonav_captioner.json").read_text())["attr_head"]["colours"] == \
+        list(ATTR_COLOURS)
     load_captioner(sft / "model")
     # a second run of the same output reuses the pretrained tower instead of pretraining again
     part = tmp_path / "part"

@@ -32,6 +32,7 @@ class Encoded:
     refs: list[str]
     labels: Any = None  # (colour, shape) ids for the aux head (generated clips)
     weights: Any = None  # per target token loss weights (aux.attr_token_weight); None = all 1
+    ocr: list[str] | None = None  # the clip's OCR lines (ocr_prompt models): words the head must not rewrite
 
 
 def prompt_for(processor: Any, timestamps: Sequence[float], n_images: int,

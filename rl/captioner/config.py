@@ -59,6 +59,10 @@ class RLConfig(_Strict):
     init: str | None = Field(None, description="SFT model dir to start from (default <sft output>/model)")
     samples: int = Field(4, ge=1, description="sampled captions per clip")
     temperature: float = Field(1.0, gt=0)
+    freeze_vision: bool = Field(False, description="keep the vision tower + connector fixed (a shipped attribute "
+                                "head then keeps reading the tokens it was trained on)")
+    use_head: bool = Field(True, description="when the start model ships an attribute head, the reward scores "
+                           "the captions after the head's corrections (what indexing writes)")
 
 
 class AuxConfig(_Strict):
@@ -71,6 +75,8 @@ class AuxConfig(_Strict):
     lr: float = Field(1e-3, gt=0)
     attr_token_weight: float = Field(1.0, ge=0, description="SFT loss weight of caption tokens that spell a "
                                      "colour or shape word (1 = plain mean cross-entropy)")
+    head_threshold: float = Field(0.5, ge=0, le=1, description="saved with the head in the model dir: the "
+                                  "probability at which its colour/shape label overrides the caption's")
 
 
 class CaptionerRunConfig(_Strict):

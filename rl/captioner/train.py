@@ -32,13 +32,16 @@ from videonav.rl.captioner.vision_aux import (
     PRETRAINED_FILE,
     attribute_weights,
     aux_loss,
+    install_head,
     load_vision,
     make_head,
     match_token_scale,
     pretrain_vision,
     save_vision,
     scenes_of,
+    with_head,
 )
+from videonav.tools.captioners.attr_head import load_predictor
 
 Log = Callable[[str], None]
 
@@ -78,13 +81,14 @@ def encode_pairs(processor: Any, cfg: CaptionerRunConfig, pairs: Sequence[Pair],
         refs = p.refs if targets else [""]
         first = B.encode(processor, cfg.model, p.clip_id, p.frames, p.timestamps, refs[0], p.refs, p.ocr)
         first.labels = p.labels
+        first.ocr = p.ocr
         first.weights = attribute_weights(tok, refs[0], len(first.target_ids), w) if w != 1.0 and targets else None
         out.append(first)
         for ref in refs[1:]:
             target = tok(ref + tok.eos_token, add_special_tokens=False, return_tensors="pt")["input_ids"][0]
             out.append(B.Encoded(p.clip_id, first.prompt_ids, first.pixel_values, first.pixel_mask,
                                  target.to(torch.long), p.refs, p.labels,
-                                 attribute_weights(tok, ref, len(target), w) if w != 1.0 else None))
+                                 attribute_weights(tok, ref, len(target), w) if w != 1.0 else None, p.ocr))
     return out
 
 
@@ -139,8 +143,8 @@ def _save_checkpoint(folder: Path, model: Any, processor: Any, opt: Any, cfg: Ca
     ck = folder / f"checkpoint-{step}"
     save_captioner(model, processor, cfg.model, ck)
     torch.save(opt.state_dict(), ck / "optimizer.pt")
-    if head is not None:
-        torch.save(head.state_dict(), ck / HEAD_FILE)
+    if head is not None:  # inside the checkpoint, which is itself a loadable model dir
+        install_head(ck, head, cfg.aux.head_threshold)
     (ck / "state.json").write_text(json.dumps({"step": step, "history": history}), encoding="utf-8")
     for old in sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1]))[:-2]:
         shutil.rmtree(old, ignore_errors=True)  # keep the two newest
@@ -197,8 +201,9 @@ def _run(kind: str, cfg: CaptionerRunConfig, resume: bool, log: Log,
             _save_checkpoint(folder, model, processor, opt, cfg, step, history, head)
     out = save_captioner(model.to(torch.float32), processor, cfg.model, folder / "model",
                          {"kind": kind, "steps": step, "history": history[-50:]})
-    if head is not None:
-        torch.save(head.state_dict(), folder / HEAD_FILE)  # beside the model dir, never inside it
+    if head is not None:  # inside the model dir (used at caption time) and beside it (older layout)
+        install_head(out, head, cfg.aux.head_threshold)
+        torch.save(head.state_dict(), folder / HEAD_FILE)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     log(f"[{kind}] model saved to {out} ({time.perf_counter() - t0:.0f} s, peak RSS {peak_mb:.0f} MB)")
     return {"model_dir": str(out), "history": history, "seconds": time.perf_counter() - t0, "peak_rss_mb": peak_mb}
@@ -325,14 +330,27 @@ def train_scst(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
         raise ValueError(f"captioner-rl starts from an SFT model: {init} does not exist; run "
                          "`videonav train captioner-sft` first or set rl.init")
     k = cfg.rl.samples
+    # the start model's attribute head (frozen): rewards score the captions indexing would write
+    pred = load_predictor(init) if cfg.rl.use_head else None
+    if pred is not None:
+        cfg = cfg.model_copy(update={"aux": cfg.aux.model_copy(update={"head_threshold": pred.threshold})})
+        pred.head.requires_grad_(False)
+        log(f"[rl] rewards on head-corrected captions ({init}/{HEAD_FILE}, threshold {pred.threshold:g})")
 
     def step(model: Any, processor: Any, chunk: list[B.Encoded], opt: Any) -> dict[str, float]:
+        if cfg.rl.freeze_vision:
+            for n, p in model.named_parameters():
+                if "vision_model" in n or "connector" in n:
+                    p.requires_grad_(False)
         model.eval()
         with _autocast(cfg):
             greedy, _, _ = B.generate(model, processor, chunk, cfg.model, max_new_tokens=cfg.train.max_new_tokens)
             sampled, ids, width = B.generate(model, processor, chunk, cfg.model, sample=True,
                                              temperature=cfg.rl.temperature,
                                              max_new_tokens=cfg.train.max_new_tokens, num_return_sequences=k)
+            if pred is not None:
+                greedy, sampled = with_head(pred, model, processor, chunk, greedy, sampled,
+                                            device=cfg.train.device)
         model.train()
         rep = [e for e in chunk for _ in range(k)]
         adv = (rewards or (lambda s, g, r: scst_rewards(s, g, r, cider)))(
@@ -354,21 +372,27 @@ def train_scst(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
     if items is None:
         _, processor, _ = load_captioner(init)
         items = encode_pairs(processor, cfg, train_pairs, targets=False)
-    return _run("rl", cfg, resume, log, step, start, items)
+    return _run("rl", cfg, resume, log, step, start, items, (lambda _m: pred.head) if pred is not None else None)
 
 
-def caption_pairs(model_dir: str | Path, cfg: CaptionerRunConfig, pairs: Sequence[Pair], batch: int = 8
-                  ) -> dict[str, str]:
-    """Greedy captions ``{clip_id: caption}`` from a saved captioner (for the metrics)."""
+def caption_pairs(model_dir: str | Path, cfg: CaptionerRunConfig, pairs: Sequence[Pair], batch: int = 8,
+                  use_head: bool = True) -> dict[str, str]:
+    """Greedy captions ``{clip_id: caption}`` from a saved captioner (for the metrics); with its
+    attribute head's corrections when the dir ships one and ``use_head``."""
     model, processor, mcfg = load_captioner(model_dir)
     model.eval()
+    pred = load_predictor(model_dir) if use_head else None
     if mcfg.ocr_prompt:
         pairs = with_ocr(cfg.model_copy(update={"model": mcfg}), pairs)
     items = [B.encode(processor, mcfg, p.clip_id, p.frames, p.timestamps, "", p.refs, p.ocr) for p in pairs]
+    for e, p in zip(items, pairs, strict=True):
+        e.ocr = p.ocr
     out: dict[str, str] = {}
     for i in range(0, len(items), batch):
         chunk = items[i:i + batch]
         with _autocast(cfg):
             texts, _, _ = B.generate(model, processor, chunk, mcfg, max_new_tokens=cfg.train.max_new_tokens)
+            if pred is not None:
+                (texts,) = with_head(pred, model, processor, chunk, texts)
         out.update({e.clip_id: t for e, t in zip(chunk, texts, strict=True)})
     return out

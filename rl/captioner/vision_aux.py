@@ -7,12 +7,14 @@ what it drew (:func:`videonav.rl.captioner.data.attr_labels`), so a linear head 
 visual tokens (the connector's output, i.e. exactly what the LM receives) is trained with
 cross-entropy on colour and shape: first alone (vision-only steps take a fraction of a second,
 no LM involved), then beside the SFT loss so the tokens stay informative while the LM learns
-to read them. The head is training-only: it is saved beside checkpoints, never in the model dir
-``--captioner transformers`` loads.
+to read them. The head's module lives in :mod:`videonav.tools.captioners.attr_head`: the trainer
+ships it inside every saved model dir (:func:`install_head`), and ``--captioner transformers``
+uses it at caption time to make the caption agree with it.
 """
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -22,39 +24,43 @@ from typing import Any
 import numpy as np
 
 from videonav.rl.captioner.data import ATTR_COLOURS, ATTR_SHAPES, attr_labels, scene_frames
+from videonav.tools.captioners import attr_head as AH
+from videonav.tools.captioners.attr_head import HEAD_FILE, AttrPredictor, visual_tokens
 from videonav.tools.captioners.common import to_pil
+from videonav.tools.captioners.ocr_prompt import META_FILE
 from videonav.tools.video import sample_video as sv
 
-HEAD_FILE = "attr_head.pt"
+__all__ = ["HEAD_FILE", "visual_tokens"]
 PRETRAINED_FILE = "vision_pretrained.pt"
 ATTR_WORDS = tuple(w for c in ATTR_COLOURS for w in c.split() if w != "dark") + ATTR_SHAPES
 
 
 def make_head(hidden: int, seed: int = 0) -> Any:
-    """LayerNorm + two linear classifiers over [mean; max] of a clip's visual tokens."""
+    """The attribute head over this generator's label space (:data:`ATTR_COLOURS`, :data:`ATTR_SHAPES`)."""
+    return AH.make_head(hidden, len(ATTR_COLOURS), len(ATTR_SHAPES), seed)
+
+
+def install_head(model_dir: str | Path, head: Any, threshold: float = AH.DEFAULT_THRESHOLD) -> Path:
+    """Put the head inside a saved captioner dir: ``attr_head.pt`` (a state dict, a module, or the
+    path of a saved state dict) and its class names + threshold in ``videonav_captioner.json``, so
+    ``--captioner transformers --model DIR`` uses it. Returns the head file's path."""
     import torch
-    from torch import nn
 
-    class AttrHead(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            self.norm = nn.LayerNorm(2 * hidden)
-            self.colour = nn.Linear(2 * hidden, len(ATTR_COLOURS))
-            self.shape = nn.Linear(2 * hidden, len(ATTR_SHAPES))
-
-        def forward(self, tokens: Sequence[Any]) -> tuple[Any, Any]:
-            # max keeps the few tokens that hold the small sprite; mean carries the background colour
-            z = self.norm(torch.stack([torch.cat([t.mean(0), t.max(0).values]) for t in tokens]).float())
-            return self.colour(z), self.shape(z)
-
-    torch.manual_seed(seed)
-    return AttrHead()
-
-
-def visual_tokens(model: Any, pixel_values: Any, pixel_mask: Any) -> list[Any]:
-    """Per clip: the connector's output tokens (frames x tokens, LM hidden) the LM would see."""
-    feats = model.model.get_image_features(pixel_values=pixel_values, pixel_attention_mask=pixel_mask)
-    return list(getattr(feats, "pooler_output", feats))
+    out = Path(model_dir)
+    meta_path = out / META_FILE
+    if not meta_path.is_file():
+        raise ValueError(f"{model_dir}: not a videonav captioner directory (no {META_FILE})")
+    if isinstance(head, (str, Path)):
+        state = torch.load(head, map_location="cpu", weights_only=True)
+    else:
+        state = head.state_dict() if hasattr(head, "state_dict") else dict(head)
+    if state["colour.weight"].shape[0] != len(ATTR_COLOURS) or state["shape.weight"].shape[0] != len(ATTR_SHAPES):
+        raise ValueError(f"{head}: not a {len(ATTR_COLOURS)}-colour / {len(ATTR_SHAPES)}-shape attribute head")
+    torch.save({k: v.detach().cpu() for k, v in state.items()}, out / HEAD_FILE)
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta[AH.META_KEY] = {"colours": list(ATTR_COLOURS), "shapes": list(ATTR_SHAPES), "threshold": threshold}
+    meta_path.write_text(json.dumps(meta, indent=1), encoding="utf-8")
+    return out / HEAD_FILE
 
 
 def aux_loss(model: Any, head: Any, pixel_values: Any, pixel_mask: Any, labels: Any) -> tuple[Any, Any]:
@@ -201,3 +207,18 @@ def load_vision(model: Any, head: Any, path: Path) -> dict[str, Any]:
                          "delete the file to pretrain again")
     head.load_state_dict(blob["head"])
     return dict(blob.get("info", {}))
+
+
+def with_head(pred: AttrPredictor, model: Any, processor: Any, chunk: Sequence[Any], *texts: list[str],
+              device: str = "cpu") -> tuple[list[str], ...]:
+    """Each list of captions (n per clip of ``chunk``, in clip order) made to agree with the head's
+    labels for its clip, as ``--captioner transformers`` does at index time."""
+    from videonav.rl.captioner.batch import collate
+
+    b = collate(chunk, processor.tokenizer.pad_token_id, with_target=False)
+    attrs = pred.predict(model, b["pixel_values"].to(device, model.dtype), b["pixel_attention_mask"].to(device))
+    out = []
+    for group in texts:
+        per = len(group) // max(len(chunk), 1)
+        out.append([pred.apply(t, attrs[i // per], chunk[i // per].ocr or []) for i, t in enumerate(group)])
+    return tuple(out)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from videonav.memory.tree import Provenance
+from videonav.tools.captioners.attr_head import AttrPredictor, load_predictor
 from videonav.tools.captioners.base import Caption, CaptionContext, CaptionRequest, register_captioner
 from videonav.tools.captioners.common import chat_messages, resolve_model_dir, to_pil, to_uint8_rgb, video_metadata
 from videonav.tools.captioners.ocr_prompt import OcrReader, ocr_user_text, pick_frames, reads_ocr, trained_frames
@@ -100,6 +101,13 @@ class TransformersCaptioner:
             self.prompt_version += "+ocr1"
         # ... and as many frames per clip as in training (video.frames_per_leaf may give more)
         self.frames_trained = trained_frames(self.model_dir)
+        # ... and its colour/shape head, when it ships one: leaf captions then agree with its labels
+        try:
+            self.attrs: AttrPredictor | None = load_predictor(self.model_dir, self.device)
+        except (ValueError, KeyError, RuntimeError) as e:
+            raise BackendUnavailable(f"captioner.model={cfg.model!r}: {e}") from None
+        if self.attrs is not None:
+            self.prompt_version += f"+head{self.attrs.threshold:g}"
         if cfg.video_input and getattr(self.processor, "video_processor", None) is None:
             raise BackendUnavailable(
                 f"captioner.video_input=true but {cfg.model!r}'s processor has no video processor "
@@ -141,10 +149,13 @@ class TransformersCaptioner:
         read = [not r.prompt.strip() and bool(r.frames) for r in requests] if self.ocr else [False] * len(requests)
         lines = iter(self.ocr.lines([r.frames for r, g in zip(requests, read, strict=True) if g])
                      if self.ocr and any(read) else [])
+        self._ocr_lines: list[list[str]] = []
         for r, ocr in zip(requests, read, strict=True):
             if len(r.frames) != len(r.timestamps):
                 raise ValueError(f"{len(r.frames)} frames but {len(r.timestamps)} timestamps")
-            user = ocr_user_text(next(lines)) if ocr else render(r.prompt, r.context, r.timestamps, video=video)
+            got = next(lines) if ocr else []
+            self._ocr_lines.append(list(got))
+            user = ocr_user_text(got) if ocr else render(r.prompt, r.context, r.timestamps, video=video)
             messages = chat_messages(user, len(r.frames), video and bool(r.frames))
             texts.append(self.processor.apply_chat_template(messages, add_generation_prompt=True,
                                                             tokenize=False))
@@ -181,15 +192,35 @@ class TransformersCaptioner:
             ids = self.model.generate(**inputs, **gen)
         prompt_len = inputs["input_ids"].shape[1]
         new = ids[:, prompt_len:]
-        texts = self.processor.batch_decode(new, skip_special_tokens=True)
+        texts = [t.strip() for t in self.processor.batch_decode(new, skip_special_tokens=True)]
+        attrs = self._attributes(requests, inputs)
+        if self.attrs is not None:
+            texts = [t if a is None else self.attrs.apply(t, a, lines)
+                     for t, a, lines in zip(texts, attrs, self._ocr_lines, strict=True)]
         seconds = (time.perf_counter() - t0) / len(requests)
         pad = getattr(getattr(self.processor, "tokenizer", None), "pad_token_id", None)
         prov = Provenance(backend=self.name, model=self.model_id, prompt_version=self.prompt_version)
         captions = []
         for row, (r, text) in enumerate(zip(requests, texts, strict=True)):
             n_new = int((new[row] != pad).sum()) if pad is not None else int(new.shape[1])
-            captions.append(Caption(
-                text=text.strip(), provenance=prov, seconds=seconds, frames=len(r.frames),
-                stats={"prompt_tokens": int(inputs["attention_mask"][row].sum()), "completion_tokens": n_new,
-                       "batch": len(requests), "video_input": self.cfg.video_input}))
+            stats: dict[str, Any] = {"prompt_tokens": int(inputs["attention_mask"][row].sum()),
+                                     "completion_tokens": n_new, "batch": len(requests),
+                                     "video_input": self.cfg.video_input}
+            if attrs[row] is not None:
+                a = attrs[row]
+                stats["attr_head"] = {"colour": a.colour, "p_colour": round(a.p_colour, 3), "shape": a.shape,
+                                      "p_shape": round(a.p_shape, 3)}
+            captions.append(Caption(text=text, provenance=prov, seconds=seconds, frames=len(r.frames), stats=stats))
         return captions
+
+    def _attributes(self, requests: Sequence[CaptionRequest], inputs: Any) -> list[Any]:
+        """The head's labels per request: leaf captions only (frames, the default caption prompt),
+        from the same pixels, hence the same visual tokens, the LM just read."""
+        none: list[Any] = [None] * len(requests)
+        if self.attrs is None or self.cfg.video_input or "pixel_values" not in inputs:
+            return none
+        leaf = [bool(r.frames) and not r.prompt.strip() for r in requests]
+        if not any(leaf):
+            return none
+        got = self.attrs.predict(self.model, inputs["pixel_values"], inputs.get("pixel_attention_mask"))
+        return [a if ok else None for a, ok in zip(got, leaf, strict=True)]
