@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from videonav.agent import answer_kinds
 from videonav.agent.extract_text import (  # noqa: F401 - re-exported
     _ANSWER_TAG,
     _AUX,
@@ -46,8 +47,12 @@ from videonav.agent.extract_text import (  # noqa: F401 - re-exported
     _WH,
     _WH_FOCUS,
     Unit,
+    _stem,
+    _terms,
+    _words,
     contains_truth,
     normalise,
+    question_terms,
     stem,
     strip_template,
     units_of,
@@ -96,23 +101,6 @@ class Extracted:
         return spans
 
 
-def _words(text: str) -> list[str]:
-    return _TOKEN.findall(text)
-
-
-_SHADE = re.compile(r"\b(dark|light|pale|deep|bright)\s+(?=[a-z])", re.I)
-_SHADED = re.compile(r"^(dark|light|pale|deep|bright)-", re.I)
-
-
-def _terms(text: str) -> set[str]:
-    """Stems of a text's words, a shade kept with its colour: "on dark red" is not "on red"."""
-    return {_stem(w) for w in _words(_SHADE.sub(r"\1-", text))}
-
-
-def _stem(word: str) -> str:
-    return word.lower() if _SHADED.match(word) else stem(word)
-
-
 def _colour_gap(question: str, unit_terms: Sequence[set[str]]) -> float:
     """Share of the colours the question names ("the red slide") that nothing read shows: the
     slide asked about was not read yet, however well a number on another slide fits."""
@@ -121,33 +109,6 @@ def _colour_gap(question: str, unit_terms: Sequence[set[str]]) -> float:
         return 0.0
     seen = set().union(*unit_terms) if unit_terms else set()
     return len(cols - seen) / len(cols)
-
-
-def question_terms(question: str) -> tuple[set[str], str, bool]:
-    """(content-term stems, focus phrase, expects a number) of a question.
-
-    >>> terms, focus, number = question_terms("What number was shown on the white slide?")
-    >>> sorted(terms), focus, number
-    (['number', 'shown', 'slide', 'white'], 'number', True)
-    >>> question_terms("Which city is the reporter speaking from?")[1:]
-    ('city', False)
-    """
-    toks = [t.lower() for t in _words(_SHADE.sub(r"\1-", question))]
-    terms = {_stem(t) for t in toks if t not in _STOP}
-    focus: list[str] = []
-    for i, t in enumerate(toks):
-        if t in _WH:
-            if t == "how" and i + 1 < len(toks) and toks[i + 1] in ("many", "much"):
-                return terms, "number", True
-            for u in toks[i + 1 : i + 3]:
-                if u in _AUX or u in _STOP:
-                    break
-                focus.append(u)
-            if not focus:
-                focus = [_WH_FOCUS.get(t, "thing")]
-            break
-    numeric = any(f in _NUMERIC_FOCUS for f in focus)
-    return terms, " ".join(focus) or "thing", numeric
 
 
 def _candidates(seg: str, qterms: set[str], numeric: bool = False) -> list[tuple[str, int, bool, bool]]:
@@ -211,6 +172,9 @@ def extract(question: str, reads: Sequence[Read], embedder: Embedder | None = No
         return Extracted(NOT_FOUND, 0.02, how="not-found")
     # clip QA answers ('answer' reads) list lines by relevance, not in time order: no structure there
     unordered = frozenset(i for i, r in enumerate(reads) if r.kind == "answer")
+    special = answer_kinds.answer(question, reads, units, unordered)  # when / how many / about / said / shape
+    if special is not None:
+        return special
     nxt = adjacent(question, units, unordered)  # "the chapter right after X": the heading numbered one more
     if nxt is not None:
         r = reads[units[nxt.first].read]

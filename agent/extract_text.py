@@ -128,3 +128,47 @@ def units_of(text: str, read: int = 0) -> list[Unit]:
             out.append(Unit(read, sent, sent, True, g))
             g += 1
     return out
+
+
+def _words(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+_SHADE = re.compile(r"\b(dark|light|pale|deep|bright)\s+(?=[a-z])", re.I)
+_SHADED = re.compile(r"^(dark|light|pale|deep|bright)-", re.I)
+
+
+def _terms(text: str) -> set[str]:
+    """Stems of a text's words, a shade kept with its colour: "on dark red" is not "on red"."""
+    return {_stem(w) for w in _words(_SHADE.sub(r"\1-", text))}
+
+
+def _stem(word: str) -> str:
+    return word.lower() if _SHADED.match(word) else stem(word)
+
+
+def question_terms(question: str) -> tuple[set[str], str, bool]:
+    """(content-term stems, focus phrase, expects a number) of a question.
+
+    >>> terms, focus, number = question_terms("What number was shown on the white slide?")
+    >>> sorted(terms), focus, number
+    (['number', 'shown', 'slide', 'white'], 'number', True)
+    >>> question_terms("Which city is the reporter speaking from?")[1:]
+    ('city', False)
+    """
+    toks = [t.lower() for t in _words(_SHADE.sub(r"\1-", question))]
+    terms = {_stem(t) for t in toks if t not in _STOP}
+    focus: list[str] = []
+    for i, t in enumerate(toks):
+        if t in _WH:
+            if t == "how" and i + 1 < len(toks) and toks[i + 1] in ("many", "much"):
+                return terms, "number", True
+            for u in toks[i + 1 : i + 3]:
+                if u in _AUX or u in _STOP:
+                    break
+                focus.append(u)
+            if not focus:
+                focus = [_WH_FOCUS.get(t, "thing")]
+            break
+    numeric = any(f in _NUMERIC_FOCUS for f in focus)
+    return terms, " ".join(focus) or "thing", numeric
