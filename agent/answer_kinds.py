@@ -28,6 +28,7 @@ from videonav.agent.extract_text import _STOP, Unit, _terms, _words, question_te
 from videonav.agent.observe import Read
 from videonav.agent.scorer_features import COLOURS
 from videonav.agent.sections import headings
+from videonav.agent.time_anchor import anchored
 from videonav.memory.timefmt import clock
 from videonav.tools.digest import SECTION_WORDS
 
@@ -40,6 +41,8 @@ _OVERVIEW = re.compile(
     r"\b(?:what\s+(?:is|was)\s+(?:this|the)\s+video\s+about|what\s+(?:topics?|subjects?)\s+(?:does|did|is|are|do)"
     r"|what\s+does\s+(?:this|the)\s+video\s+(?:cover|show|discuss)|summari[sz]e|give\s+(?:me\s+)?an?\s+overview"
     r"|what\s+(?:are|were)\s+the\s+(?:chapters|topics|sections|parts))\b", re.I)
+_DESCRIBE = re.compile(r"^\s*(?:what\s+(?:is|was|are|were|gets|got)?\s*(?:shown|happening|on\s+(?:the\s+)?screen|"
+                       r"visible|displayed|said|heard|going\s+on)|what\s+happens|what\s+happened|describe)\b", re.I)
 _SAID = re.compile(r"^\s*what\s+(?:did|does|do|was|is)\b.*\b(?:say|said|says|mention|mentioned|talk|tell|told|"
                    r"explain|explained|announce|announced)\b", re.I)
 # words of a when-question that say "when", not "what": they match nothing useful
@@ -47,16 +50,18 @@ _WHEN_NOISE = frozenset("start begin end finish happen appear shown show first t
 
 
 def kind(question: str) -> str | None:
-    """Which non-span answer ``question`` wants: when | count | overview | said | shape | colour, or None.
+    """Which non-span answer ``question`` wants: when | describe | count | overview | said | shape | colour, or None.
 
     >>> [kind(q) for q in ["When does the chapter on Bridges start?", "How many chapters are there?",
     ...                    "What is this video about?", "What did the narrator say about volcanoes?",
     ...                    "What shape moves across the red slide?", "Which city is the reporter in?",
-    ...                    "What secret word did the narrator say?"]]
-    ['when', 'count', 'overview', 'said', 'shape', None, None]
+    ...                    "What secret word did the narrator say?", "What is shown at 07:00?"]]
+    ['when', 'count', 'overview', 'said', 'shape', None, None, 'describe']
     """
     if _WHEN.search(question):
         return "when"
+    if _DESCRIBE.search(question) and anchored(question):
+        return "describe"
     if _COUNT.search(question):
         return "count"
     if _OVERVIEW.search(question):
@@ -153,6 +158,21 @@ def _overview(reads: Sequence[Read], units: Sequence[Unit], skip: frozenset[int]
     return _extracted(text[:300], 0.4, reads, own[0])
 
 
+def _describe(reads: Sequence[Read]):
+    """What was read at the moment asked about (the planner hands over only the reads inside
+    the question's window, agent/time_anchor.py): the narrowest read, whole."""
+    from videonav.agent.extract_text import units_of
+
+    have = [i for i, r in enumerate(reads) if r.text]
+    if not have:
+        return _not_found()
+    i = min(have, key=lambda j: (_span(reads[j]), reads[j].start))
+    r = reads[i]
+    own = units_of(r.text, i)
+    precision = min(1.0, 30.0 / _span(r)) ** 0.5  # a clip (~20 s) is the moment; a part is only near it
+    return _extracted(r.text[:300], 0.3 + 0.6 * precision, reads, own[0] if own else None)
+
+
 def _said(question: str, reads: Sequence[Read], units: Sequence[Unit], unit_terms: Sequence[set[str]]):
     qterms = {t for t in question_terms(question)[0] if t not in {"say", "said", "narrator", "speaker", "mention",
                                                                    "talk", "tell", "told", "explain", "announce"}}
@@ -239,6 +259,8 @@ def answer(question: str, reads: Sequence[Read], units: Sequence[Unit], skip: fr
         return _when(question, reads, units, unit_terms)
     if k == "count":
         return _count(question, reads, units, skip)
+    if k == "describe":
+        return _describe(reads)
     if k == "overview":
         return _overview(reads, units, skip)
     if k == "said":

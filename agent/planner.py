@@ -34,6 +34,7 @@ from videonav.agent.observe import Read, cite
 from videonav.agent.result import AskResult, Span
 from videonav.agent.scorer import answer_scores
 from videonav.agent.scorer_features import whole_video
+from videonav.agent.time_anchor import overlap, window, within
 from videonav.memory.source import TreeSource
 from videonav.tools.embed import Embedder
 from videonav.tools.speech.choose import spoken_reads
@@ -43,6 +44,17 @@ from videonav.tools.speech.choose import spoken_reads
 # when nothing on the frontier looks relevant.
 _OPTION_PULL = 0.3
 _KIND_BIAS = {"expand": 0.0, "inspect_leaf": 0.0, "inspect_part": -0.05, "search": -0.08}
+# a node inside the time the question names ("at 07:00") outranks any similarity (cosines are < 1)
+_TIME_PULL = 1.0
+
+
+def _sections(tree: Any) -> list[tuple[float, float]]:
+    return [(c.start, c.end) for c in tree.children(tree.root.id)] if len(tree) > 1 else []
+
+
+def _anchored_reads(ep: Episode) -> list[Read]:
+    """What the free-text reader answers from: the reads inside the question's time window, if it names one."""
+    return within(ep.question, ep.reads, float(ep.tree.duration), _sections(ep.tree))
 
 
 @dataclass
@@ -159,12 +171,19 @@ class Planner:
         guided = self.cfg.planner.prior == "embedding"
         if guided and ep.options and whole_video(ep.question):  # read the whole video evenly: level by level
             sims = {nid: -0.1 * tree.node(nid).level for nid in caps}
+        win = window(ep.question, float(tree.duration), _sections(tree)) if guided else None
+        if win is not None:  # "at 07:00", "in the last chapter": go where the question points
+            sims = {nid: v + _TIME_PULL * overlap((tree.node(nid).start, tree.node(nid).end), win)
+                    for nid, v in sims.items()}
         reserve = min(self.cfg.planner.inspect_lines, self.cfg.planner.reserve_reads) if guided else 0
         out: list[tuple[Action, str, float]] = []
         for act in ep.legal_actions():
             nid = act.node_id or ""
             if act.name == "expand":
-                if len(tree.children(nid)) + reserve <= left:
+                node = tree.node(nid)
+                # inside the time asked about, the children are the close look: no reserve
+                need = 0 if win is not None and overlap((node.start, node.end), win) > 0 else reserve
+                if len(tree.children(nid)) + need <= left:
                     out.append((act, "expand", sims[nid]))
             elif act.name == "inspect":
                 out.append((act, "inspect_leaf" if tree.is_leaf(nid) else "inspect_part", sims[nid]))
@@ -228,7 +247,7 @@ class Planner:
         if got is not None:
             ep.confidence = got[1]
         elif not ep.options:  # free text halts on the extractive reader's confidence, as options do on the scorer's
-            ep.confidence = float(extract(ep.question, ep.reads, self.embedder).confidence)
+            ep.confidence = float(extract(ep.question, _anchored_reads(ep), self.embedder).confidence)
 
     def _current_letter(self, ep: Episode) -> str:
         s = self._scores(ep)
@@ -279,7 +298,7 @@ class Planner:
         t = time.perf_counter()
         large = self.llm is not None and self.cfg.planner.backend in LARGE_BACKENDS
         generated = ep.answer.answer if ep.answer is not None else None
-        free = free_answer(ep.question, ep.reads, self.embedder, self.llm if large else None, generated)
+        free = free_answer(ep.question, _anchored_reads(ep), self.embedder, self.llm if large else None, generated)
         ep.cost.prompt_tokens += free.prompt_tokens
         ep.cost.completion_tokens += free.completion_tokens
         ep.cost.llm_seconds += time.perf_counter() - t if free.prompt_tokens else 0.0

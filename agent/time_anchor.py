@@ -1,0 +1,109 @@
+"""Where in the video a question points: "at 07:00", "at the end of the video", "in the last chapter".
+
+Why: users anchor questions in time as often as in content ("What is shown at 12:30?", "What
+is the secret word in the last chapter?"). Word overlap cannot find such a moment — "07:00"
+occurs in no caption — but the tree knows every node's span. :func:`window` turns the wording
+into a time window; the guided planner then prefers the nodes inside it
+(:func:`overlap`), and the free-text reader answers from what was read inside it
+(:func:`within`), not from a summary of the whole video that also mentions other chapters.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from videonav.agent.observe import Read
+from videonav.tools.digest import SECTION_WORDS
+
+_CLOCK = re.compile(r"\b(?:at|around|near|about|by|from)\s+(?:the\s+)?(?:(\d{1,2}):)?(\d{1,2}):([0-5]\d)\b", re.I)
+_MINUTE = re.compile(r"\b(?:at|around|near|about)\s+(?:the\s+)?(?:minute\s+(\d+)|(\d+(?:\.\d+)?)\s+min(?:ute)?s?\b)",
+                     re.I)
+_EDGE = re.compile(r"\b(?:at|in|near|towards?|by)\s+the\s+(?:very\s+)?(end|beginning|start|middle)\s+of\s+the\s+"
+                   r"(?:video|clip|recording|film|talk|lecture)\b", re.I)
+_ORDINALS = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth"]
+_ORD = re.compile(rf"\b(?:in|during|of|from|within)\s+the\s+({'|'.join(_ORDINALS)}|last|final|opening|closing)\s+"
+                  rf"(?:{SECTION_WORDS})\b", re.I)
+#: a point in time is read as this many seconds either side
+POINT_SLACK = 15.0
+
+
+def window(question: str, duration: float, sections: Sequence[tuple[float, float]] = ()) -> tuple[float, float] | None:
+    """The (start, end) seconds ``question`` points at, or None.
+
+    ``sections`` are the video's top-level spans in time order (the tree's chapters), for
+    "the second chapter"; the ends of the video are its first and last tenth.
+
+    >>> window("What is shown at 07:00?", 1200.0)
+    (405.0, 435.0)
+    >>> window("What happens at the end of the video?", 1200.0)
+    (1080.0, 1200.0)
+    >>> window("What is the secret word in the last chapter?", 1200.0, [(0, 312), (312, 600), (600, 900), (900, 1200)])
+    (900.0, 1200.0)
+    >>> window("What number was shown on the white slide?", 1200.0) is None
+    True
+    """
+    m = _CLOCK.search(question)
+    if m:
+        t = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
+        return _point(t, duration)
+    m = _MINUTE.search(question)
+    if m:
+        return _point(float(m.group(1) or m.group(2)) * 60.0, duration)
+    m = _EDGE.search(question)
+    if m and duration > 0:
+        where = m.group(1).lower()
+        lo, hi = {"end": (0.9, 1.0), "middle": (0.45, 0.55)}.get(where, (0.0, 0.1))
+        return (round(lo * duration, 3), round(hi * duration, 3))
+    m = _ORD.search(question)
+    if m and sections:
+        word = m.group(1).lower()
+        k = {"last": -1, "final": -1, "closing": -1, "opening": 0}.get(word)
+        k = _ORDINALS.index(word) if k is None else k
+        if -len(sections) <= k < len(sections):
+            a, b = sections[k]
+            return (float(a), float(b))
+    return None
+
+
+def _point(t: float, duration: float) -> tuple[float, float] | None:
+    if duration > 0 and t > duration + 1.0:
+        return None  # "at 75:00" in a 20-minute video: no such moment
+    return (max(0.0, t - POINT_SLACK), min(duration, t + POINT_SLACK) if duration > 0 else t + POINT_SLACK)
+
+
+def overlap(span: tuple[float, float], win: tuple[float, float]) -> float:
+    """Share of the shorter of ``span`` and ``win`` they have in common (1: one inside the other).
+
+    >>> overlap((0, 300), (290, 320)), overlap((300, 600), (0, 100))
+    (0.3333333333333333, 0.0)
+    """
+    a, b = span
+    lo, hi = win
+    inter = max(0.0, min(b, hi) - max(a, lo))
+    return inter / max(min(b - a, hi - lo), 1e-6)
+
+
+def within(question: str, reads: Sequence[Read], duration: float,
+           sections: Sequence[tuple[float, float]] = ()) -> list[Read]:
+    """The reads that lie mostly inside the question's window (all of them without a window).
+
+    A wide summary that merely contains the window mostly tells of other moments, so a read is
+    kept when at least half of it lies in the window; when none does, the reads that touch it."""
+    win = window(question, duration, sections)
+    if win is None:
+        return list(reads)
+    lo, hi = win
+    inside = [r for r in reads if r.text and max(0.0, min(r.end, hi) - max(r.start, lo)) >= 0.5 * (r.end - r.start)]
+    if inside:
+        return inside
+    return [r for r in reads if r.text and r.start <= hi and r.end >= lo] or list(reads)
+
+
+def anchored(question: str) -> bool:
+    """Whether the wording points at a time at all (whatever the video's length).
+
+    >>> anchored("What happens at 1:02:03?"), anchored("In which chapter was 7294 shown?")
+    (True, False)
+    """
+    return any(p.search(question) for p in (_CLOCK, _MINUTE, _EDGE, _ORD))

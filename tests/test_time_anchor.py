@@ -1,0 +1,56 @@
+"""Questions anchored in time ("at 07:00", "at the end of the video", "in the last chapter"):
+the guided planner goes where the question points and the free-text answer comes from there."""
+
+from __future__ import annotations
+
+from textfix import MaxCosScorer
+from videonav.agent.config import load_config
+from videonav.agent.planner import Planner
+from videonav.agent.time_anchor import within
+from videonav.memory.builders import build_from_timed_text
+from videonav.memory.tree import TimedText
+from videonav.tools.embed import ExtractiveSummariser, HashingEmbedder
+from videonav.tools.text_source import TextTreeSource
+
+EMB = HashingEmbedder()
+TOPICS = ["insects", "bridges", "volcanoes", "mountains"]
+
+
+def _tree():
+    # 20 minutes, one slide per 18.75 s (64 leaves: the tree's four top-level parts are the four
+    # chapters, [300k, 300(k+1))); slide i shows NUMBER 1000+i
+    d = 18.75
+    lines = [TimedText(start=d * i, end=d * (i + 1),
+                       text=f'On-screen text: "{TOPICS[i // 16].upper()} {i % 16 + 1} | NUMBER {1000 + i}". '
+                            f'Speech: "Remember the secret word: {["owl", "fern", "lava", "snow"][i // 16]}{i}."')
+             for i in range(64)]
+    return build_from_timed_text("anchored", lines, ExtractiveSummariser(EMB, 3), leaf_seconds=d, width=4)
+
+
+def _ask(question: str):
+    cfg = load_config(overrides=["planner.backend=none", "planner.prior=embedding", "budget.max_captions=12"])
+    src = TextTreeSource(_tree(), EMB, inspect_lines=3)
+    return Planner(cfg, None, EMB, MaxCosScorer(EMB)).ask(src, question, [])
+
+
+def test_a_clock_time_is_answered_from_the_clip_at_that_time():
+    res = _ask("What is shown at 07:10?")  # slide 22 (412.5-431.25 s)
+    assert "NUMBER 1022" in res.answer
+    assert res.evidence[0].start <= 430 <= res.evidence[0].end and res.evidence[0].end - res.evidence[0].start <= 20
+    assert res.cost.captions_read <= 12
+
+
+def test_the_last_chapter_is_read_not_a_summary_of_the_whole_video():
+    res = _ask("What is the secret word in the last chapter?")
+    assert res.answer.startswith("snow"), res.answer
+    assert all(s.start >= 900 - 1e-6 for s in res.evidence[:1])
+
+
+def test_within_keeps_only_the_reads_mostly_inside_the_window():
+    from videonav.agent.observe import Read
+
+    reads = [Read("everything", 0, 1200, "root"), Read("chapter 4", 900, 1200, "4"), Read("clip", 1180, 1200, "4.4.4")]
+    assert [r.node_id for r in within("What happens at the end of the video?", reads, 1200.0)] == ["4.4.4"]
+    assert [r.node_id for r in within("What is in the last chapter?", reads, 1200.0,
+                                      [(0, 600), (600, 900), (900, 1200)])] == ["4", "4.4.4"]
+    assert within("What number was shown?", reads, 1200.0) == reads
