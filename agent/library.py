@@ -21,7 +21,7 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,7 +82,8 @@ class LibraryResult:
                 "results": [{"video": str(o.job.path), "status": o.status, "tree_key": o.tree_key,
                              "video_seconds": o.video_seconds, "wall_seconds": o.wall_seconds,
                              "error": o.error, "run_id": o.summary.get("run_id"),
-                             "cores": o.summary.get("cores")} for o in self.outcomes]}
+                             "cores": o.summary.get("cores"), "index_seconds": o.summary.get("index_seconds"),
+                             "index_cpu_seconds": o.summary.get("index_cpu_seconds")} for o in self.outcomes]}
 
 
 OnVideo = Callable[[VideoOutcome, int, int], None]
@@ -223,6 +224,26 @@ def record_run(store: Store, cfg: RunConfig, job: VideoJob, tree_key: str, video
     return summary
 
 
+@contextlib.contextmanager
+def timed(out: dict[str, float]) -> Iterator[None]:
+    """Wall and CPU seconds of the block into ``out`` (``index_seconds``, ``index_cpu_seconds``).
+
+    Why: the plain loop and a Ray worker run the same indexer; these say, per video, whether it
+    costs more inside a worker. CPU is every thread of this process (a Ray worker's own threads
+    included) plus the child processes it waited for in the block (tesseract)."""
+    import resource
+
+    def cpu() -> float:
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + kids.ru_utime + kids.ru_stime
+
+    t0, c0 = time.perf_counter(), cpu()
+    try:
+        yield
+    finally:
+        out["index_seconds"], out["index_cpu_seconds"] = time.perf_counter() - t0, cpu() - c0
+
+
 def error_line(e: BaseException) -> str:
     """One line for a failed video: the user-facing message, else the exception type and text."""
     from videonav.agent.errors import one_line, user_message
@@ -290,12 +311,15 @@ def index_library(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo
                         if captioner is None:
                             captioner = make_captioner(cfg.captioner)
                         c = job_config(job, cfg)
-                        res = index_video(job.path, store=store, video=c.video, tree=c.tree,
-                                          captioner=c.captioner, embedder=c.embedder, lazy=c.tree.lazy,
-                                          subtitles=job.subtitles, entities=list(job.entities),
-                                          captioner_impl=_Shared(captioner))
+                        took: dict[str, float] = {}
+                        with timed(took):
+                            res = index_video(job.path, store=store, video=c.video, tree=c.tree,
+                                              captioner=c.captioner, embedder=c.embedder, lazy=c.tree.lazy,
+                                              subtitles=job.subtitles, entities=list(job.entities),
+                                              captioner_impl=_Shared(captioner))
                         stats = res.stats.as_dict()
-                        summary = record_run(store, cfg, job, res.tree_key, res.tree.video_id, stats, done)
+                        summary = {**record_run(store, cfg, job, res.tree_key, res.tree.video_id, stats, done),
+                                   **took}
                         out = VideoOutcome(job, "indexed", res.tree_key, res.stats.video_seconds,
                                            time.perf_counter() - t1, summary=summary)
                 except Exception as e:  # noqa: BLE001 - one bad file must not stop the library

@@ -25,8 +25,9 @@ Why this shape:
 - **Retries**: a worker process that dies is retried by Ray (``max_retries``); an error raised by
   the video itself (a bad file) is not retried, it is reported.
 - **Start-up off the critical path**: a local cluster is a lean head
-  (:mod:`videonav.agent.ray_cluster`: no autoscaler monitor, log monitor or API server, ~1.4 CPU-s
-  and a 1-s stop fewer than ``ray.init``'s) that comes up in a background thread while the driver
+  (:mod:`videonav.agent.ray_cluster`: no autoscaler monitor, log monitor or API server, idle
+  stand-ins for the raylet's two agents, workers started with the raylet; ~2.5 CPU-s and a 1-s stop
+  fewer than ``ray.init``'s) that comes up in a background thread while the driver
   hashes and probes the videos; a rerun with nothing left to do starts none. The next videos'
   shard stores are made ahead by the driver (:class:`~videonav.agent.ray_shards.ShardMaker`), so a
   task does not wait ~0.1 s of fsyncs for a fresh SQLite file.
@@ -57,6 +58,7 @@ from videonav.agent.library import (
     job_config,
     record_run,
     shared,
+    timed,
 )
 from videonav.agent.ray_cluster import Cluster, HeadThread, connect, lean_enabled, stop
 from videonav.agent.ray_shards import ShardMaker, merge_payload, merge_store, remove_shard, shard_path
@@ -166,15 +168,17 @@ def _index_into_shard(job: VideoJob, cfg: RunConfig, shard: Path, remote: Remote
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         shard.parent.mkdir(parents=True, exist_ok=True)
+        took: dict[str, float] = {}
         with Store(shard) as st:
-            res = index_video(job.path, store=st, video=c.video, tree=c.tree, captioner=c.captioner,
-                              embedder=c.embedder, lazy=c.tree.lazy, subtitles=job.subtitles,
-                              entities=list(job.entities), captioner_impl=impl)
+            with timed(took):  # as the loop times it: the indexer alone
+                res = index_video(job.path, store=st, video=c.video, tree=c.tree, captioner=c.captioner,
+                                  embedder=c.embedder, lazy=c.tree.lazy, subtitles=job.subtitles,
+                                  entities=list(job.entities), captioner_impl=impl)
             video = st.get_video(res.tree.video_id)
             scan = st.cache_get(f"scan:{res.tree_key}")
     return {"tree_key": res.tree_key, "tree": res.tree, "video": video, "scan": scan,
             "stats": res.stats.as_dict(), "warnings": sorted({str(w.message) for w in caught}),
-            "pid": os.getpid(), "shard": str(shard)}
+            "pid": os.getpid(), "shard": str(shard), "took": took}
 
 
 # -- driver side ------------------------------------------------------------------------------
@@ -332,6 +336,7 @@ def _run_tasks(ray: Any, store: Store, cfg: RunConfig, todo: list[tuple[int, Vid
                 summary = record_run(store, cfg, job, payload["tree_key"], payload["tree"].video_id,
                                      payload["stats"], dk)
                 summary["cores"] = payload.get("cores")  # where it ran (None: not pinned)
+                summary.update(payload.get("took", {}))  # the indexer's wall and CPU seconds on its worker
             except Exception as e:  # noqa: BLE001 - a broken target store stops the run, anything else is this video's
                 if fatal(e):
                     raise

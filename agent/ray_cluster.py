@@ -8,12 +8,24 @@ the driver (``log_to_driver=False``), no dashboard -- but each is a Python proce
 Ray, ~0.5-0.8 CPU-s apiece, paid from the same cores as the videos; the monitor also takes a
 second to stop. Measured here (Ray 2.60, one core, start to the first task's result, then the
 stop; 3 runs each): ``ray.init`` 4.3 s and 3.5 CPU-s (driver included), stop 1.4-1.6 s; the lean
-head below 2.3-3.3 s and 2.1 CPU-s, stop 0.3 s. What is left is the GCS, the raylet, its two
-agents (the raylet registers only once they are up) and the worker processes the tasks run in.
+head below without its agent changes 2.3-3.3 s and 2.1 CPU-s, stop 0.3 s.
+
+The raylet's two agents (the dashboard agent: metrics export, which a minimal Ray install does not
+have anyway, and logs for the dashboard; the runtime-env agent: ``runtime_env`` set-ups) are
+Python processes importing Ray, ~0.6 CPU-s each, and the raylet registers only once both have
+written their port files: ~2 s on one core. A library run uses neither, so the lean head gives the
+raylet fixed agent ports (it waits for no port file) and :data:`STUB_AGENT`, an idle stand-in, as
+both agents' command (``VIDEONAV_RAY_AGENTS=1`` keeps the real ones, e.g. for a ``runtime_env``).
+The raylet also starts its workers at once (``enable_worker_prestart``) instead of when the first
+driver registers, so their Ray import overlaps the driver's checks. Measured here (one core,
+another session's jobs running, the driver busy 0.8 CPU-s meanwhile, to the first task's result,
+which imports the indexer; 2 runs each): 3.6 s and 3.3 CPU-s with the agents, 2.3-2.4 s and 2.2
+CPU-s without; on two cores 2.2 s without, 1.9 s also with the workers prestarted.
 
 The lean head uses the same machinery ``ray start --head --no-monitor --include-log-monitor=false``
-does (``ray._private.node.Node``; the processes share the driver's fate as with ``ray.init``: a
-SIGKILLed driver takes them with it) and then connects with ``ray.init(address=...)``. Those are
+does (``ray._private.node.Node``, with the raylet's command line edited as above; the processes
+share the driver's fate as with ``ray.init``: a SIGKILLed driver takes them with it, the agent
+stand-ins follow their raylet) and then connects with ``ray.init(address=...)``. Those are
 Ray internals, so any failure there falls back to plain ``ray.init`` (``VIDEONAV_RAY_LEAN=0``
 forces the fallback). Clusters named by address (``auto``, ``host:port``, ``RAY_ADDRESS``) are
 joined as they are.
@@ -22,15 +34,27 @@ joined as they are.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import logging
 import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 LEAN_ENV = "VIDEONAV_RAY_LEAN"
+AGENTS_ENV = "VIDEONAV_RAY_AGENTS"
 QUIET: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
+AGENT_FLAGS = ("--dashboard_agent_command", "--runtime_env_agent_command")
+STUB_AGENT = ("import os,sys,time;p=int(os.environ.get(sys.argv[1],os.getppid()));"
+              "any(iter(lambda:time.sleep(1)or(os.getppid()!=p),True))")
+"""An idle stand-in for one of the raylet's agents: ~20 ms of CPU to start (no Ray import), wakes
+once a second and exits within a second of its raylet (the raylet stops a lean head's whole run if
+an agent exits, so it stays until then)."""
+_PATCH = threading.Lock()
 
 
 @dataclass
@@ -49,25 +73,77 @@ def lean_enabled() -> bool:
     return os.environ.get(LEAN_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
 
 
+def agents_skipped() -> bool:
+    """Whether the lean head runs idle stand-ins for Ray's two agents (default; ``VIDEONAV_RAY_AGENTS=1``
+    keeps the real ones, e.g. for a ``runtime_env``)."""
+    return os.environ.get(AGENTS_ENV, "0").strip().lower() in ("0", "false", "no", "off", "")
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _raylet_command(command: list[str], listen_port: int, stub: bool) -> list[str]:
+    """The raylet's command line with its agents' ports fixed (so it waits for no port file) and,
+    with ``stub``, :data:`STUB_AGENT` in place of each agent."""
+    line = subprocess.list2cmdline([sys.executable, "-S", "-c", STUB_AGENT, "RAY_RAYLET_PID"])
+    out = []
+    for arg in command:
+        flag = arg.split("=", 1)[0]
+        out.append(f"{flag}={line}" if stub and flag in AGENT_FLAGS else arg)
+    return [*out, f"--dashboard_agent_listen_port={listen_port}"]
+
+
 def start_head(num_cpus: int) -> Any:
-    """Start a head node of ``num_cpus`` CPUs without the monitor, log monitor and API server.
+    """Start a head node of ``num_cpus`` CPUs without the monitor, log monitor and API server, whose
+    raylet waits for no agent and starts its workers at once.
 
     Returns the node (``node.address`` is its GCS), or None where this Ray's internals differ (the
     caller then starts a plain ``ray.init`` cluster)."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # offline-first: never report usage
     try:
+        from ray._private import services
         from ray._private.node import Node
         from ray._private.parameter import RayParams
     except ImportError:
         return None
+    fixed = "dashboard_agent_listen_port" in inspect.signature(services.start_raylet).parameters
+    metrics, export, listen, runtime_env = _free_ports(4)
+    stub = fixed and agents_skipped()
 
     class _Head(Node):  # type: ignore[misc, valid-type]
         def start_api_server(self, *args: Any, **kwargs: Any) -> None:
             """No API server: nothing of a batch run asks it anything (dashboard, jobs, usage stats)."""
 
+        def start_raylet(self, *args: Any, **kwargs: Any) -> None:
+            if not fixed:
+                return super().start_raylet(*args, **kwargs)
+            start = services.start_ray_process
+
+            def raylet_process(command: list[str], process_type: str, *a: Any, **k: Any) -> Any:
+                if process_type == "raylet":
+                    command = _raylet_command(command, listen, stub)
+                return start(command, process_type, *a, **k)
+
+            with _PATCH:  # services' own name, for this one call (the head thread's, before any driver)
+                services.start_ray_process = raylet_process
+                try:
+                    return super().start_raylet(*args, **kwargs)
+                finally:
+                    services.start_ray_process = start
+
     try:
+        ports = dict(metrics_agent_port=metrics, metrics_export_port=export, dashboard_agent_listen_port=listen,
+                     runtime_env_agent_port=runtime_env) if fixed else {}
         params = RayParams(num_cpus=num_cpus, include_dashboard=False, include_log_monitor=False,
-                           no_monitor=True)
+                           no_monitor=True, env_vars={"RAY_enable_worker_prestart": "1"}, **ports)
         return _Head(params, head=True, shutdown_at_exit=False, spawn_reaper=True)
     except (TypeError, AttributeError, ValueError):  # another Ray's internals: start it the public way
         return None

@@ -25,7 +25,10 @@ has imported the indexer and 3 s have passed for Ray's agents to finish starting
 the same imports and pause), which is what a long-running cluster (``ray start`` once,
 ``--address auto``) sees. Also: the CPU seconds
 of the mode's whole process tree (:class:`TreeCPU`; driver, Ray workers with their OCR, Ray's own
-daemons) and the cores busy (CPU / wall). Modes run side by side in each round and the load
+daemons) and the cores busy (CPU / wall); "indexer": the indexer's own wall and CPU seconds summed
+over the videos (``index_seconds`` / ``index_cpu_seconds`` of each result, timed the same way in the
+loop and inside a Ray task, so their ratio says whether a video costs more inside a worker).
+Modes run side by side in each round and the load
 average is read before each, because on a shared machine only ratios measured together mean
 anything; the CPU-share check says whether this session could use both cores at all.
 
@@ -88,6 +91,8 @@ print(json.dumps({"mode": mode, "process_seconds": time.perf_counter() - t0, "cl
                   "library_seconds": res.wall_seconds, "video_seconds": d["video_seconds"],
                   "indexed": d["indexed"], "failed": d["failed"],
                   "busy_seconds": sum(r["wall_seconds"] for r in d["results"]),
+                  "index_seconds": sum(r["index_seconds"] or 0 for r in d["results"]),
+                  "index_cpu_seconds": sum(r["index_cpu_seconds"] or 0 for r in d["results"]),
                   "cores": len(os.sched_getaffinity(0)),
                   "task_cores": sorted({str(o.summary.get("cores")) for o in res.outcomes if o.status == "indexed"})}))
 """
@@ -272,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['vsps']:.1f} video-s/s (without cluster start {r['vsps_warm']:.1f}; cluster "
                   f"{r['cluster_seconds']:.1f} s; videos in flight {r['concurrency']:.2f}; {r['cpu_seconds']:.1f} "
                   f"CPU-s = {r['busy_cores']:.2f} cores busy of {r['cores']} (driver {r['cpu_by']['driver']:.1f}, "
+                  f"indexer {r['index_seconds']:.1f} s / {r['index_cpu_seconds']:.1f} CPU-s, "
                   f"workers {r['cpu_by']['work']:.1f}, Ray daemons {r['cpu_by']['ray']:.1f}); tasks on cores "
                   f"{' '.join(r['task_cores'])}; load1 {r['load1']:.1f})",
                   flush=True)
@@ -296,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     lines += [f"{m:5s} median {med[m]:6.1f} video-s/s end to end, {warm[m]:6.1f} without cluster start; "
               f"runs: " + ", ".join(f"{r['wall_seconds']:.1f} s (in flight {r['concurrency']:.2f}, "
                                     f"{r['cpu_seconds']:.0f} CPU-s = {r['busy_cores']:.2f} of {r['cores']} cores, "
+                                    f"indexer {r['index_seconds']:.1f} s / {r['index_cpu_seconds']:.1f} CPU-s, "
                                     + (f"cluster {r['cluster_seconds']:.1f} s, Ray daemons "
                                        f"{r['cpu_by']['ray']:.1f} CPU-s, " if m.startswith("ray") else "")
                                     + f"load1 {r['load1']:.1f})" for r in rows[m])
@@ -316,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
         if a in rows and b in rows:  # paired by round: the load changes between rounds
             lines.append(f"{a} / {b} per round: " + ", ".join(
                 f"{x['vsps'] / y['vsps']:.2f}" for x, y in zip(rows[a], rows[b], strict=True)))
+    for a, b in (("ray1", "loop"), ("ray1-warm", "loop-warm")):
+        if a in rows and b in rows:  # the indexer itself, inside a worker vs in the loop (same videos)
+            lines.append(f"indexer in {a} / in {b}, per round: wall " + ", ".join(
+                f"{x['index_seconds'] / y['index_seconds']:.3f}" for x, y in zip(rows[a], rows[b], strict=True))
+                + "; CPU " + ", ".join(f"{x['index_cpu_seconds'] / y['index_cpu_seconds']:.3f}"
+                                       for x, y in zip(rows[a], rows[b], strict=True)))
     if "ray1-plain" in med and "loop" in med:
         lines.append(f"ray1-plain / loop = {med['ray1-plain'] / med['loop']:.2f} end to end (ray.init's own cluster)")
     for base in ("loop", "loop-ocr2"):

@@ -133,6 +133,9 @@ def test_loop_reports_a_bad_file_at_the_end_and_indexes_the_others(lib: Path, tm
     assert [Path(r["video"]).name for r in failed] == ["broken.mp4", "typo.mp4"]
     assert all("\n" not in r["error"] and "Traceback" not in r["error"] for r in failed)
     assert "broken.mp4" in err and "typo.mp4" in err and "Traceback" not in err
+    indexed = [r for r in d["results"] if r["status"] == "indexed"]
+    assert all(r["index_seconds"] > 0 and r["index_cpu_seconds"] > 0 for r in indexed), indexed
+    assert all(r["index_seconds"] is None for r in failed)
     first = trees(store)
     assert len(first) == 3 and all(c for t in first.values() for *_, c in t)  # every node captioned
     with Store(store) as st:  # one run record per indexed video
@@ -142,6 +145,17 @@ def test_loop_reports_a_bad_file_at_the_end_and_indexes_the_others(lib: Path, tm
     out, _ = capsys.readouterr()
     assert rc == 0 and out.count("already indexed") == 3 and "0 indexed, 3 already done" in out
     assert trees(store) == first
+
+
+def test_timed_counts_the_processes_the_block_waited_for() -> None:
+    """A video's CPU seconds include tesseract's: a child that burns 0.3 CPU-s counts."""
+    from videonav.agent.library import timed
+
+    took: dict[str, float] = {}
+    burn = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.3: pass"
+    with timed(took):
+        subprocess.run([sys.executable, "-c", burn], check=True)
+    assert took["index_cpu_seconds"] >= 0.3 and took["index_seconds"] >= 0.3
 
 
 def test_library_api_matches_single_video_index(lib: Path, tmp_path: Path) -> None:
@@ -265,6 +279,8 @@ def test_ray_local_two_cpus_same_trees_as_the_loop_and_a_bad_file_reported(
     if len(os.sched_getaffinity(0)) >= 2:  # a local cluster pins each task to one core of its own
         assert all(len(r["cores"]) == 1 for r in d["results"] if r["status"] == "indexed"), d["results"]
     assert "broken.mp4" in err and "Traceback" not in err and "RayTaskError" not in err
+    indexed = [r for r in d["results"] if r["status"] == "indexed"]  # timed on the worker, as the loop times it
+    assert all(r["index_seconds"] > 0 and r["index_cpu_seconds"] > 0 for r in indexed), indexed
     assert trees(store) == loop_reference
     assert not list((tmp_path / ".videonav-shards").glob("*.sqlite"))  # merged, then removed
     rc = cli(["index", str(lib / "good"), "--store", str(store), "--ray", "--workers", "2", *FAST])

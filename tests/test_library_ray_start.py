@@ -2,9 +2,10 @@
 stores ahead of their tasks (agent/ray_shards.py).
 
 The lean head runs no autoscaler monitor, log monitor or API server (each a Python process that
-costs CPU on the cores the videos need), outlives the thread that started it (Linux ties Ray's
-parent-death signal to that thread) and is gone after the run; without its internals Ray's own
-``ray.init`` cluster is used. A rerun with nothing left to do starts no cluster at all. A shard
+costs CPU on the cores the videos need), idle stand-ins instead of the raylet's two agents (whose
+port files the raylet would wait for), starts its workers with the raylet, outlives the thread that
+started it (Linux ties Ray's parent-death signal to that thread) and is gone after the run; without
+its internals Ray's own ``ray.init`` cluster is used. A rerun with nothing left to do starts no cluster at all. A shard
 made ahead is an empty store and never replaces a shard a task already wrote into.
 
 The Ray tests start a 1-CPU local cluster (``slow``: a few seconds each).
@@ -24,6 +25,7 @@ from videonav.agent.library import VideoJob, resolve_jobs
 from videonav.memory.store import Store
 
 SKIPPED_DAEMONS = ("monitor.py", "log_monitor.py", "dashboard.py")  # autoscaler monitor, log monitor, API server
+RAY_AGENTS = ("dashboard/agent.py", "runtime_env/agent/main.py")  # the raylet's dashboard and runtime-env agents
 
 
 def _children() -> list[str]:
@@ -37,6 +39,13 @@ def _children() -> list[str]:
         except psutil.Error:
             pass
     return out
+
+
+def _stand_ins() -> list[str]:
+    """The live agent stand-ins (the raylet's own command line names them too)."""
+    from videonav.agent.ray_cluster import STUB_AGENT
+
+    return [c for c in _children() if STUB_AGENT in c and "raylet" not in c]
 
 
 def _remote_answer(ray: object) -> int:
@@ -55,17 +64,78 @@ def test_lean_head_runs_without_monitor_log_monitor_api_server_and_outlives_its_
     head = HeadThread(1)
     assert head.node() is not None
     time.sleep(1.5)  # started from a thread that had ended, the raylet would be gone by now
+    before = _children()  # no driver yet: the worker is already there (prestarted with the raylet)
+    assert [c for c in before if "default_worker.py" in c or c.startswith("ray::IDLE")], before
     cluster = connect(ray, "local", 1, head)
     try:
         assert cluster.local and cluster.head is head
         assert _remote_answer(ray) == 42
         procs = " ".join(_children())
         assert "raylet" in procs and "gcs_server" in procs, procs
-        assert not [d for d in SKIPPED_DAEMONS if d in procs], procs
+        assert not [d for d in SKIPPED_DAEMONS + RAY_AGENTS if d in procs], procs
+        assert len(_stand_ins()) == 2, procs
     finally:
         stop(ray, cluster)
     assert not ray.is_initialized()
     assert not [c for c in _children() if "raylet" in c or "gcs_server" in c]
+    deadline = time.monotonic() + 5  # the stand-ins follow their raylet within a second
+    while _stand_ins() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _stand_ins()
+
+
+@pytest.mark.slow
+def test_ray_agents_kept_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
+    ray = pytest.importorskip("ray")
+    from videonav.agent.ray_cluster import AGENTS_ENV, STUB_AGENT, connect, stop
+
+    monkeypatch.setenv(AGENTS_ENV, "1")  # e.g. for a runtime_env, which only the runtime-env agent serves
+    cluster = connect(ray, "local", 1)
+    try:
+        assert cluster.head is not None and _remote_answer(ray) == 42
+        procs = " ".join(_children())
+        assert all(a in procs for a in RAY_AGENTS) and STUB_AGENT not in procs, procs
+        assert not [d for d in SKIPPED_DAEMONS if d in procs], procs
+    finally:
+        stop(ray, cluster)
+
+
+def test_the_raylet_gets_fixed_agent_ports_and_stand_ins() -> None:
+    from videonav.agent.ray_cluster import STUB_AGENT, _raylet_command
+
+    cmd = ["raylet", "--dashboard_agent_command=python agent.py --x=1", "--runtime_env_agent_command=python main.py",
+           "--node_id=abc"]
+    out = _raylet_command(cmd, 4321, stub=True)
+    assert out[0] == "raylet" and out[3] == "--node_id=abc" and out[-1] == "--dashboard_agent_listen_port=4321"
+    assert out[1].startswith("--dashboard_agent_command=") and out[2].startswith("--runtime_env_agent_command=")
+    assert all(STUB_AGENT in a for a in out[1:3]) and "agent.py" not in " ".join(out)
+    assert _raylet_command(cmd, 4321, stub=False) == [*cmd, "--dashboard_agent_listen_port=4321"]
+
+
+@pytest.mark.parametrize("raylet", ["parent", "gone"])
+def test_an_agent_stand_in_exits_soon_after_its_raylet(raylet: str) -> None:
+    """Its parent exits at once (``parent``), or the raylet it was started for is already gone
+    (``gone``: the pid in RAY_RAYLET_PID is not its parent): either way it exits within seconds."""
+    import os
+    import subprocess
+    import sys
+
+    from videonav.agent.ray_cluster import STUB_AGENT
+
+    if raylet == "gone":
+        stub = subprocess.Popen([sys.executable, "-S", "-c", STUB_AGENT, "RAY_RAYLET_PID"],
+                                env={**os.environ, "RAY_RAYLET_PID": "1"})
+        assert stub.wait(timeout=10) == 0
+        return
+    env = {k: v for k, v in os.environ.items() if k != "RAY_RAYLET_PID"}
+    start = 'RAY_RAYLET_PID=$$ "$0" -S -c "$1" RAY_RAYLET_PID >/dev/null 2>&1 & echo $!'  # the shell exits at once
+    shell = subprocess.run(["sh", "-c", start, sys.executable, STUB_AGENT], capture_output=True,
+                           text=True, env=env, timeout=10)
+    pid = int(shell.stdout.strip())
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{pid}").exists() or "any(iter" not in Path(f"/proc/{pid}/cmdline").read_text()
 
 
 @pytest.mark.slow
