@@ -149,3 +149,29 @@ def test_bench_captions_and_scst_rewards_see_the_head(head_dir: Path, tiny_lm: P
     assert any(not torch.equal(a[k], b[k]) for k in a if "text_model" in k)
     rl_head = AH.load_predictor(done["model_dir"])
     assert rl_head is not None and rl_head.threshold == 0.9  # shipped on, with the start model's threshold
+
+
+def test_head_refit_brightens_scenes_fits_and_refuses_eval_seeds(capsys: pytest.CaptureFixture[str]) -> None:
+    import torch
+
+    from videonav.rl.captioner import head_refit as R
+    from videonav.rl.captioner.data import attr_labels
+    from videonav.tools.video import sample_video as sv
+
+    scenes = V.scenes_of([100], 3)
+    bright = R.brightened(scenes, 1.0, 0)
+    assert all(s["bg"] == sv.BRIGHT[s["colour"]] and C[attr_labels(s)[0]] == s["colour"] for s in bright)
+    assert [s["shape"] for s in bright] == [s["shape"] for s in scenes]  # only the background changes
+    assert R.brightened(scenes, 0.0, 0) == scenes
+    # a separable toy problem: the fit moves the head from chance to right
+    torch.manual_seed(0)
+    y = torch.stack([torch.randint(0, len(C), (64,)), torch.randint(0, len(S), (64,))], 1)
+    z = torch.randn(64, 16) + torch.nn.functional.one_hot(y[:, 0], 16).float() * 4
+    z[:, :3] += torch.nn.functional.one_hot(y[:, 1], 3).float() * 4
+    head = AH.make_head(8, len(C), len(S))
+    before = R.accuracy(head, z, y)
+    losses = R.fit(head, z, y, steps=200, lr=1e-2)
+    after = R.accuracy(head, z, y)
+    assert losses[-1] < 0.3 * losses[0] and after["colour"] > 0.95 > before["colour"]
+    assert R.main(["nowhere", "--seeds", "150-210"]) == 1
+    assert "evaluation seeds" in capsys.readouterr().err
