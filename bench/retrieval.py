@@ -49,6 +49,7 @@ TEXTS = {"original": ("caption",), "supplemented": None}
 
 
 SPLIT = "all"
+GROW = 0  # nextgqa: the top leaf widened over adjacent leaves among the GROW best (Searcher.search grow)
 
 
 def in_split(video: str, keys: dict[str, str], split: str) -> bool:
@@ -56,6 +57,7 @@ def in_split(video: str, keys: dict[str, str], split: str) -> bool:
     ids); ``held`` is the other half, the one to report. Both rank against every video."""
     if split == "all":
         return True
+    split = "tune" if split == "fit" else split
     ids = sorted(keys)
     first = video in set(ids[:len(ids) // 2])
     return first if split == "tune" else not first
@@ -174,7 +176,7 @@ def nextgqa(searcher: Any, keys: dict[str, str], data: Path, limit: int | None) 
         for q in qs:
             answer = q.truth_text or (q.options[q.truth] if q.truth is not None else "")
             hits = searcher.search(f"{q.question} {answer}", trees=[keys[q.video]], top=1, level="leaf",
-                                   mode=mode, fields=fields)
+                                   mode=mode, fields=fields, grow=GROW)
             ious.append(max((iou((hits[0].start, hits[0].end), tuple(e)) for e in q.evidence), default=0.0)
                         if hits else 0.0)
         return {"R@1_IoU0.3": sum(x >= 0.3 for x in ious) / len(ious),
@@ -264,7 +266,7 @@ def library(searcher: Any, folder: Path) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    global MODES, SPLIT
+    global MODES, SPLIT, GROW
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("tasks", nargs="+", choices=["nextqa", "nextgqa", "library"])
     ap.add_argument("--data", default=str(SHARED))
@@ -275,8 +277,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed-vectors", default=None, help="folder of fit_answerer.py's cached MiniLM vectors")
     ap.add_argument("--embedder", default=None, help="embedder.model (default MiniLM; 'hashing' for a smoke run)")
     ap.add_argument("--modes", default=",".join(MODES), help="comma-separated subset of dense,lexical,hybrid")
-    ap.add_argument("--split", choices=["all", "tune", "held"], default="all",
-                    help="nextqa/nextgqa: questions of the tuning or the held-out half of the val videos")
+    ap.add_argument("--split", choices=["all", "tune", "fit", "held"], default="all",
+                    help="nextqa/nextgqa: questions of the tuning ('fit' is the same half) or the held-out half "
+                         "of the val videos")
+    ap.add_argument("--grow", type=int, default=0,
+                    help="nextgqa: widen the top leaf over adjacent leaves among the N best (same for every mode)")
     ap.add_argument("--save", action="store_true", help=f"append the tables to {RESULTS}")
     args = ap.parse_args(argv)
 
@@ -287,6 +292,7 @@ def main(argv: list[str] | None = None) -> int:
 
     MODES = tuple(m for m in args.modes.split(",") if m in ("dense", "lexical", "hybrid"))
     SPLIT = args.split
+    GROW = max(0, args.grow)
     data = Path(args.data)
     if {"nextqa", "nextgqa"} & set(args.tasks) and not (data / "nextqa" / "captions_1fps.zip").exists():
         print(f"shared NExT-QA data not found under {data}; pass --data", file=sys.stderr)
@@ -308,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
                 rows, title = nextqa(searcher, keys, data, args.limit), "NExT-QA val video retrieval"
             elif task == "nextgqa":
                 rows, title = nextgqa(searcher, keys, data, args.limit), "NExT-GQA val moment retrieval (top leaf)"
+                if GROW:
+                    title = title.replace("(top leaf)", f"(top leaf grown over adjacent leaves among the {GROW} best)")
             else:
                 rows = library(searcher, Path(args.library))
                 nv = store._db.execute("SELECT count(*) FROM trees").fetchone()[0]

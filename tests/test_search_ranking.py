@@ -126,3 +126,24 @@ def test_small_matrix_stays_float32():
     m = _Matrix(np.arange(4), mat, np.zeros(4, np.int32), ["t"], np.array(["1"] * 4), np.zeros(4, np.int8),
                 np.ones(4, bool))
     assert m.mat.dtype == np.float32 and np.array_equal(m.scores(mat[2]), mat[2])
+
+
+def test_grow_widens_the_top_leaf_only_over_adjacent_leaves_among_the_best(tmp_path):
+    """The runner-up leaf right after the top one joins its span; a runner-up elsewhere in the
+    video does not, and growing never changes which nodes rank or in what order."""
+    s = Store(tmp_path / "g.sqlite")
+    _video(s, "near", "v1", ["a cat sleeps", "a red kite rises", "the kite string snaps", "a dog barks"])
+    _video(s, "far", "v2", ["the kite string snaps", "a cat sleeps", "a dog barks", "a red kite rises"])
+    sr = Searcher(s._db, CountingEmbedder())
+    for mode in ("lexical", "hybrid"):
+        plain = sr.search("kite string", trees=["near"], top=3, level="leaf", mode=mode)
+        grown = sr.search("kite string", trees=["near"], top=3, level="leaf", mode=mode, grow=2)
+        assert [h.node_id for h in grown] == [h.node_id for h in plain]
+        assert (plain[0].start, plain[0].end) == (10.0, 15.0), mode
+        assert (grown[0].start, grown[0].end) == (5.0, 15.0), mode  # the 'red kite' leaf before it
+        far = sr.search("kite string", trees=["far"], top=1, level="leaf", mode=mode, grow=2)[0]
+        assert (far.start, far.end) == (0.0, 5.0), mode  # its runner-up (15-20 s) does not touch it
+    one = sr.search("kite string", trees=["near"], top=1, level="leaf", mode="lexical", grow=1)[0]
+    assert (one.start, one.end) == (10.0, 15.0)  # grow=1: only the hit itself
+    assert sr.search("zzqqxx", trees=["near"], mode="lexical", grow=3) == []
+    s.close()

@@ -252,11 +252,14 @@ class Searcher:
         return [(r.field_id, r.score) for r in rows[:limit]]
 
     def search(self, query: str, *, trees: list[str] | None = None, top: int = 10, level: Level = "any",
-               mode: Mode = "hybrid", fields: tuple[str, ...] | None = None, candidates: int = 200) -> list[Hit]:
+               mode: Mode = "hybrid", fields: tuple[str, ...] | None = None, candidates: int = 200,
+               grow: int = 0) -> list[Hit]:
         """The ``top`` best nodes for ``query``, best first; never raises on odd query text.
 
         ``trees`` restricts to those tree keys; ``fields`` to some text fields (``("caption",)`` is
-        the original-only baseline); each retriever contributes its ``candidates`` best rows."""
+        the original-only baseline); each retriever contributes its ``candidates`` best rows.
+        ``grow`` > 0 widens each hit's span over the time-adjacent nodes (same tree, same level)
+        among the ``grow`` best of the ranking (:func:`search_local.grow_spans`)."""
         query = query if isinstance(query, str) else str(query)
         if not query.strip() or top <= 0 or (trees is not None and not trees):
             return []
@@ -271,12 +274,15 @@ class Searcher:
         node_score, node_best = fuse([[((info[f][0], info[f][1]), f, raw) for f, raw in rows if f in info]
                                       for rows in ranked], self.rrf_k)
         exact = _exact_numbers(query, info) if len(ranked) > 1 else set()
-        order = sorted(node_score, key=lambda k: (k not in exact, -node_score[k], k))[:top]
+        ranking = sorted(node_score, key=lambda k: (k not in exact, -node_score[k], k))
+        order = ranking[:top]
         vids = self._video_ids({k[0] for k in order})
+        spans = local.grow_spans(order, [(k, info[node_best[k]]) for k in ranking[:max(0, int(grow))]], info, node_best)
         out = []
         for key in order:
-            tk, nid, _lv, s, e, field, text = info[node_best[key]]
-            out.append(Hit(tk, vids.get(tk, tk), nid, float(s or 0.0), float(e or 0.0), text, field, node_score[key]))
+            tk, nid, _lv, _s, _e, field, text = info[node_best[key]]
+            s, e = spans[key]
+            out.append(Hit(tk, vids.get(tk, tk), nid, s, e, text, field, node_score[key]))
         return out
 
     def videos(self, query: str, *, top: int = 10, mode: Mode = "hybrid", fields: tuple[str, ...] | None = None,
