@@ -116,7 +116,7 @@ def _when(question: str, reads: Sequence[Read], units: Sequence[Unit], unit_term
             key=lambda i: (round(cov[i], 6), -_span(reads[units[i].read]), -reads[units[i].read].start))
     r = reads[units[k].read]
     # a time read off a 5-minute summary is a range: say so, and keep looking (lower confidence)
-    precision = min(1.0, 60.0 / _span(r)) ** 0.5
+    precision = min(1.0, 30.0 / _span(r)) ** 0.5
     return _extracted(_when_text(r), cov[k] * (0.3 + 0.7 * precision), reads, units[k])
 
 
