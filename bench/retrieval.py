@@ -21,8 +21,10 @@ NExT-QA trees are built with the hashing summariser (parent captions are extract
 only the retrieval vectors are MiniLM) so the store builds in minutes on two cores.
 
     python bench/retrieval.py nextqa nextgqa --store /tmp/vn-retrieval.sqlite
-    # fusion settings are chosen with --split tune and reported with --split held (halves of the val videos)
+    # fusion settings are chosen with --split tune (alias fit) and reported with --split held (halves of the val videos)
     python bench/retrieval.py nextqa nextgqa --store /tmp/vn-retrieval.sqlite --split held
+    # moments as spans: the top leaf grown over adjacent leaves among the 2 best (Searcher.search grow=2)
+    python bench/retrieval.py nextgqa --store /tmp/vn-retrieval.sqlite --split held --grow 2
     for S in 200 201 202 203 204; do
       python demos/make_sample_video.py --minutes 10 --seed $S --out /tmp/vnlib/s$S
       videonav index /tmp/vnlib/s$S/sample_10min.mp4 --store /tmp/vnlib/lib.sqlite --set embedder.model=hashing
