@@ -104,12 +104,15 @@ def test_backend_caption_agrees_with_a_forced_head(head_dir: Path, monkeypatch: 
     got = cap.describe(frames(2), [0.0, 1.0], "")
     assert got.text == "A white circle moves from left to right across an orange slide titled the red planet."
     assert got.stats["attr_head"]["colour"] == "orange" and got.stats["attr_head"]["p_shape"] > 0.99
-    assert "head0.9" in cap.prompt_version
+    assert "head0.9-" in cap.prompt_version
+    version = cap.prompt_version
     # a question's answer (non-empty prompt) is not a leaf caption: left as the LM wrote it
     assert cap.describe(frames(2), [0.0, 1.0], "What shape is it?").text == RAW
     _force(head_dir, "green", "triangle")
     try:
-        assert "green slide" in _captioner(head_dir, monkeypatch).describe(frames(2), [0.0, 1.0], "").text
+        other = _captioner(head_dir, monkeypatch)
+        assert "green slide" in other.describe(frames(2), [0.0, 1.0], "").text
+        assert other.prompt_version != version  # another head: stored captions are not reused
     finally:
         _force(head_dir, "orange", "circle")
 

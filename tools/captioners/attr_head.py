@@ -16,6 +16,7 @@ transformers --model DIR`` uses it unchanged; a directory without it captions ex
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Sequence
@@ -73,8 +74,10 @@ class Attributes:
 class AttrPredictor:
     """A loaded head plus its class names and the confidence needed to change a caption."""
 
-    def __init__(self, head: Any, colours: Sequence[str], shapes: Sequence[str], threshold: float) -> None:
+    def __init__(self, head: Any, colours: Sequence[str], shapes: Sequence[str], threshold: float,
+                 digest: str = "") -> None:
         self.head, self.colours, self.shapes, self.threshold = head.eval(), list(colours), list(shapes), threshold
+        self.digest = digest  # of the head's file: part of the captioner's prompt version
 
     def predict(self, model: Any, pixel_values: Any, pixel_mask: Any) -> list[Attributes]:
         import torch
@@ -121,7 +124,8 @@ def load_predictor(model_dir: str | Path, device: str = "cpu") -> AttrPredictor 
                          f"shapes named in {META_FILE}; reinstall it with its class names")
     head = make_head(state["norm.weight"].shape[0] // 2, len(colours), len(shapes))
     head.load_state_dict(state)
-    return AttrPredictor(head.to(device), colours, shapes, float(entry.get("threshold", DEFAULT_THRESHOLD)))
+    digest = hashlib.blake2b(path.read_bytes(), digest_size=4).hexdigest()
+    return AttrPredictor(head.to(device), colours, shapes, float(entry.get("threshold", DEFAULT_THRESHOLD)), digest)
 
 
 def _article(word: str) -> str:

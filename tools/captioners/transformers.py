@@ -106,8 +106,8 @@ class TransformersCaptioner:
             self.attrs: AttrPredictor | None = load_predictor(self.model_dir, self.device)
         except (ValueError, KeyError, RuntimeError) as e:
             raise BackendUnavailable(f"captioner.model={cfg.model!r}: {e}") from None
-        if self.attrs is not None:
-            self.prompt_version += f"+head{self.attrs.threshold:g}"
+        if self.attrs is not None:  # a refitted head is a different captioner: stored captions must not be reused
+            self.prompt_version += f"+head{self.attrs.threshold:g}-{self.attrs.digest}"
         if cfg.video_input and getattr(self.processor, "video_processor", None) is None:
             raise BackendUnavailable(
                 f"captioner.video_input=true but {cfg.model!r}'s processor has no video processor "
