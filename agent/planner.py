@@ -34,7 +34,7 @@ from videonav.agent.observe import Read, cite
 from videonav.agent.result import AskResult, Span
 from videonav.agent.scorer import answer_scores
 from videonav.agent.scorer_features import whole_video
-from videonav.agent.time_anchor import overlap, window, within
+from videonav.agent.time_anchor import overlap, tree_window, within
 from videonav.memory.source import TreeSource
 from videonav.tools.embed import Embedder
 from videonav.tools.speech.choose import spoken_reads
@@ -48,13 +48,9 @@ _KIND_BIAS = {"expand": 0.0, "inspect_leaf": 0.0, "inspect_part": -0.05, "search
 _TIME_PULL = 1.0
 
 
-def _sections(tree: Any) -> list[tuple[float, float]]:
-    return [(c.start, c.end) for c in tree.children(tree.root.id)] if len(tree) > 1 else []
-
-
 def _anchored_reads(ep: Episode) -> list[Read]:
     """What the free-text reader answers from: the reads inside the question's time window, if it names one."""
-    return within(ep.question, ep.reads, float(ep.tree.duration), _sections(ep.tree))
+    return within(ep.reads, tree_window(ep.question, ep.tree))
 
 
 @dataclass
@@ -171,7 +167,7 @@ class Planner:
         guided = self.cfg.planner.prior == "embedding"
         if guided and ep.options and whole_video(ep.question):  # read the whole video evenly: level by level
             sims = {nid: -0.1 * tree.node(nid).level for nid in caps}
-        win = window(ep.question, float(tree.duration), _sections(tree)) if guided else None
+        win = tree_window(ep.question, tree) if guided else None
         if win is not None:  # "at 07:00", "in the last chapter": go where the question points
             sims = {nid: v + _TIME_PULL * overlap((tree.node(nid).start, tree.node(nid).end), win)
                     for nid, v in sims.items()}

@@ -14,7 +14,8 @@ import re
 from collections.abc import Sequence
 
 from videonav.agent.observe import Read
-from videonav.tools.digest import SECTION_WORDS
+from videonav.memory.tree import CaptionTree
+from videonav.tools.digest import SECTION_WORDS, is_heading, parse_fields
 
 _CLOCK = re.compile(r"\b(?:at|around|near|about|by|from)\s+(?:the\s+)?(?:(\d{1,2}):)?(\d{1,2}):([0-5]\d)\b", re.I)
 _MINUTE = re.compile(r"\b(?:at|around|near|about)\s+(?:the\s+)?(?:minute\s+(\d+)|(\d+(?:\.\d+)?)\s+min(?:ute)?s?\b)",
@@ -72,6 +73,31 @@ def _point(t: float, duration: float) -> tuple[float, float] | None:
     return (max(0.0, t - POINT_SLACK), min(duration, t + POINT_SLACK) if duration > 0 else t + POINT_SLACK)
 
 
+def sections(tree: CaptionTree) -> list[tuple[float, float]]:
+    """The video's sections in time order, for "the second chapter": from the numbered headings
+    on screen (``CHAPTER 2 | BRIDGES``) in the leaf captions when there are two or more, else
+    the tree's top-level nodes (whose spans are an even split, not the video's chapters).
+
+    Why headings first: a 60-minute talk with 12 chapters has 4 top-level nodes of 15 minutes;
+    "the last chapter" is its last 5 minutes, not its last quarter."""
+    if len(tree) <= 1:
+        return []
+    starts: dict[int, float] = {}
+    for leaf in sorted((n for n in tree.nodes() if tree.is_leaf(n.id)), key=lambda n: n.start):
+        for f in parse_fields(leaf.caption or ""):
+            if is_heading(f):
+                num = f.text.split()[1].strip(":.|-") if len(f.text.split()) > 1 else ""
+                if num.isdigit():
+                    starts.setdefault(int(num), leaf.start)
+    order = sorted(starts)
+    if len(order) >= 2 and order == list(range(order[0], order[0] + len(order))):
+        times = [starts[k] for k in order]
+        if times == sorted(times):
+            ends = times[1:] + [float(tree.duration)]
+            return [(0.0 if i == 0 else a, b) for i, (a, b) in enumerate(zip(times, ends, strict=True))]
+    return [(c.start, c.end) for c in tree.children(tree.root.id)]
+
+
 def overlap(span: tuple[float, float], win: tuple[float, float]) -> float:
     """Share of the shorter of ``span`` and ``win`` they have in common (1: one inside the other).
 
@@ -84,13 +110,16 @@ def overlap(span: tuple[float, float], win: tuple[float, float]) -> float:
     return inter / max(min(b - a, hi - lo), 1e-6)
 
 
-def within(question: str, reads: Sequence[Read], duration: float,
-           sections: Sequence[tuple[float, float]] = ()) -> list[Read]:
-    """The reads that lie mostly inside the question's window (all of them without a window).
+def tree_window(question: str, tree: CaptionTree) -> tuple[float, float] | None:
+    """:func:`window` for a question about ``tree`` (its sections are read only when asked for)."""
+    return window(question, float(tree.duration), sections(tree) if _ORD.search(question) else ())
+
+
+def within(reads: Sequence[Read], win: tuple[float, float] | None) -> list[Read]:
+    """The reads that lie mostly inside ``win`` (all of them without a window).
 
     A wide summary that merely contains the window mostly tells of other moments, so a read is
     kept when at least half of it lies in the window; when none does, the reads that touch it."""
-    win = window(question, duration, sections)
     if win is None:
         return list(reads)
     lo, hi = win

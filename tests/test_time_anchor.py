@@ -6,7 +6,7 @@ from __future__ import annotations
 from textfix import MaxCosScorer
 from videonav.agent.config import load_config
 from videonav.agent.planner import Planner
-from videonav.agent.time_anchor import within
+from videonav.agent.time_anchor import sections, tree_window, window, within
 from videonav.memory.builders import build_from_timed_text
 from videonav.memory.tree import TimedText
 from videonav.tools.embed import ExtractiveSummariser, HashingEmbedder
@@ -50,7 +50,22 @@ def test_within_keeps_only_the_reads_mostly_inside_the_window():
     from videonav.agent.observe import Read
 
     reads = [Read("everything", 0, 1200, "root"), Read("chapter 4", 900, 1200, "4"), Read("clip", 1180, 1200, "4.4.4")]
-    assert [r.node_id for r in within("What happens at the end of the video?", reads, 1200.0)] == ["4.4.4"]
-    assert [r.node_id for r in within("What is in the last chapter?", reads, 1200.0,
-                                      [(0, 600), (600, 900), (900, 1200)])] == ["4", "4.4.4"]
-    assert within("What number was shown?", reads, 1200.0) == reads
+    end = window("What happens at the end of the video?", 1200.0)
+    assert [r.node_id for r in within(reads, end)] == ["4.4.4"]
+    last = window("What is in the last chapter?", 1200.0, [(0, 600), (600, 900), (900, 1200)])
+    assert [r.node_id for r in within(reads, last)] == ["4", "4.4.4"]
+    assert within(reads, window("What number was shown?", 1200.0)) == reads
+
+
+def test_sections_come_from_the_chapter_cards_not_the_even_split_of_the_tree():
+    # 12 chapters of 100 s under a tree whose top level is an even split into 3 or 4 parts
+    lines = [TimedText(start=25.0 * i, end=25.0 * (i + 1),
+                       text=(f'On-screen text: "CHAPTER {i // 4 + 1} | TOPIC {i // 4}"' if i % 4 == 0 else
+                             f'On-screen text: "SLIDE {i} | NUMBER {i}"'))
+             for i in range(48)]
+    tree = build_from_timed_text("cards", lines, ExtractiveSummariser(EMB, 3), leaf_seconds=25.0, width=4)
+    assert len(tree.children("root")) < 12
+    secs = sections(tree)
+    assert len(secs) == 12 and secs[0] == (0.0, 100.0) and secs[-1] == (1100.0, 1200.0)
+    assert tree_window("What is shown in the last chapter?", tree) == (1100.0, 1200.0)
+    assert tree_window("What is shown in the second chapter?", tree) == (100.0, 200.0)
