@@ -28,8 +28,7 @@ Why this shape:
   (:mod:`videonav.agent.ray_cluster`: no autoscaler monitor, log monitor or API server, idle
   stand-ins for the raylet's two agents, workers started with the raylet; ~2.5 CPU-s and a 1-s stop
   fewer than ``ray.init``'s) that comes up in a background thread while the driver
-  hashes and probes the videos (the driver imports Ray only after that: the thread has been
-  importing it meanwhile); a rerun with nothing left to do starts none. The next videos'
+  hashes and probes the videos; a rerun with nothing left to do starts none. The next videos'
   shard stores are made ahead by the driver (:class:`~videonav.agent.ray_shards.ShardMaker`), so a
   task does not wait ~0.1 s of fsyncs for a fresh SQLite file.
 """
@@ -39,7 +38,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import sys
 import time
 import warnings
 from collections.abc import Callable, Sequence
@@ -73,24 +71,12 @@ GPU_BACKENDS = ("transformers", "vllm")
 CaptionerFactory = Callable[[CaptionerConfig], Any]
 
 
-NO_RAY = "--ray needs Ray: pip install 'videonav[ray]' (or pip install 'ray>=2.40')"
-
-
 def _import_ray() -> Any:
     try:
         import ray
     except ImportError:
-        raise LibraryError(NO_RAY) from None
+        raise LibraryError("--ray needs Ray: pip install 'videonav[ray]' (or pip install 'ray>=2.40')") from None
     return ray
-
-
-def _check_ray() -> None:
-    """Ray is installed (one clear line if not), without importing it: the driver's own import
-    (~0.3 CPU-s, ~1 s of wall on a busy machine) waits until the head has started importing it."""
-    import importlib.util
-
-    if importlib.util.find_spec("ray") is None:
-        raise LibraryError(NO_RAY)
 
 
 # -- worker side ------------------------------------------------------------------------------
@@ -212,11 +198,11 @@ def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | N
     task to cores of its own (default: on a local cluster started here; other programs' tasks on a
     shared cluster are not pinned, so there it is opt-in).
     """
+    ray = _import_ray()
     t0 = time.perf_counter()
-    _check_ray()
     shards = Path(shard_dir) if shard_dir else Path(cfg.store.path).expanduser().resolve().parent / ".videonav-shards"
     outcomes: dict[int, VideoOutcome] = {}
-    cluster, starting, maker, ray = Cluster(), None, None, None
+    cluster, starting, maker = Cluster(), None, None
     try:
         with Store(cfg.store.path) as store:
             done: dict[int, tuple[str | None, str | None]] = {}  # cheap pass: done key, tree key if done
@@ -231,13 +217,12 @@ def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | N
             if any(tk is None and (dk is not None or jobs[i].path.is_file()) for i, (dk, tk) in done.items()):
                 # the local cluster comes up while the driver probes the videos (a rerun with
                 # nothing left to do, or only missing files, starts none)
-                starting = _start_local(address, workers * cpus_per_task if workers else None)
+                starting = _start_local(ray, address, workers * cpus_per_task if workers else None)
             todo = _prepare(jobs, cfg, done, outcomes, shards, keep_shards)
             for i in sorted(outcomes):
                 if on_video:
                     on_video(outcomes[i], len(outcomes), len(jobs))
             if todo:
-                ray = _import_ray()  # a head starting meanwhile has been importing it in its thread
                 if (address or os.environ.get("RAY_ADDRESS") or "local") == "local":
                     maker = ShardMaker(shards)
                     maker.ahead([job for _, job, _ in todo[:(workers or 1) + 1]])
@@ -254,16 +239,14 @@ def ray_index(jobs: Sequence[VideoJob], cfg: RunConfig, *, on_video: OnVideo | N
             maker.close()
         if starting is not None:  # started, never used (nothing to do, or the checks failed)
             starting.stop()
-        if ray is not None:
-            stop(ray, cluster)
+        stop(ray, cluster)
     return LibraryResult([outcomes[i] for i in range(len(jobs))], time.perf_counter() - t0, "ray",
                          startup_seconds=cluster.seconds)
 
 
-def _start_local(address: str | None, num_cpus: int | None) -> HeadThread | None:
+def _start_local(ray: Any, address: str | None, num_cpus: int | None) -> HeadThread | None:
     """A lean local head starting in the background, when this run starts its own cluster."""
-    ray = sys.modules.get("ray")  # not imported yet: not connected either
-    if (ray is not None and ray.is_initialized()) or (address or os.environ.get("RAY_ADDRESS") or "local") != "local" \
+    if ray.is_initialized() or (address or os.environ.get("RAY_ADDRESS") or "local") != "local" \
             or not lean_enabled():
         return None
     return HeadThread(num_cpus or os.cpu_count() or 1)

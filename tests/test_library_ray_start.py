@@ -179,41 +179,6 @@ def test_a_rerun_with_nothing_left_to_do_starts_no_cluster(tmp_path: Path, monke
     assert not ray.is_initialized() and again.startup_seconds == 0
 
 
-def test_the_head_starts_before_the_driver_imports_ray(tmp_path: Path) -> None:
-    """The driver's own ``import ray`` (~1 s on a busy machine) comes after the head has started
-    (which imports Ray in its thread), not before: it is then off the cluster start's path."""
-    import subprocess
-    import sys
-
-    pytest.importorskip("ray")
-    video = tmp_path / "v.mp4"
-    render_cards(video, CARDS, 2.5, 4, size=(320, 180))
-    script = f"""
-import json, sys
-import videonav.agent.library_ray as lr
-from videonav.agent.config import load_config
-from videonav.agent.library import resolve_jobs
-seen = []
-class Stop(Exception):
-    pass
-def start(address, num_cpus):
-    seen.append("ray" in sys.modules)
-def connect(*args, **kwargs):
-    seen.append("ray" in sys.modules)
-    raise Stop
-lr._start_local, lr.connect = start, connect
-cfg = load_config(None, ["embedder.model=hashing", "store.path=" + json.dumps({str(tmp_path / "s.sqlite")!r})])
-try:
-    lr.ray_index(resolve_jobs([{str(video)!r}]), cfg, address="local", workers=1)
-except Stop:
-    pass
-print(json.dumps(seen))
-"""
-    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == [False, True]  # not yet at the start; at connect
-
-
 def test_a_shard_made_ahead_is_an_empty_store_and_never_replaces_one_a_task_wrote(tmp_path: Path) -> None:
     from videonav.agent.ray_shards import ShardMaker, shard_path
 
