@@ -83,12 +83,23 @@ def _when_text(r: Read) -> str:
     return f"at {clock(r.start)}" if _span(r) <= 60.0 else f"between {clock(r.start)} and {clock(r.end)}"
 
 
-def _coverage(qterms: set[str], units: Sequence[Unit], unit_terms: Sequence[set[str]]) -> list[float]:
-    """Each unit's share of the question's terms (idf-weighted over the units; absent terms left out)."""
+def _exact(question: str) -> set[str]:
+    """Stems of the question's numbers and names (capitalised after its first word): terms whose
+    absence from everything read means the moment asked about was not read at all."""
+    words = _words(question)
+    return {stem(w) for i, w in enumerate(words) if w.isdigit() or (i > 0 and w[:1].isupper())}
+
+
+def _coverage(qterms: set[str], units: Sequence[Unit], unit_terms: Sequence[set[str]],
+              exact: set[str] = frozenset()) -> list[float]:
+    """Each unit's share of the question's terms (idf-weighted over the units). An absent term
+    is left out, unless it is ``exact`` (a number, a name): then it weighs as the rarest term, so
+    that "When was the number 6617 shown?" is not fully covered by every "NUMBER ..." slide."""
     n = len(units)
     df = {t: sum(t in ts for ts in unit_terms) for t in qterms}
     idf = {t: math.log((n + 1) / (df[t] + 0.5)) for t in qterms if df[t]}
-    total = sum(idf.values()) or 1.0
+    missing = sum(math.log((n + 1) / 0.5) for t in qterms & exact if not df[t])
+    total = (sum(idf.values()) + missing) or 1.0
     return [sum(w for t, w in idf.items() if t in ts) / total for ts in unit_terms]
 
 
@@ -108,7 +119,7 @@ def _not_found(conf: float = 0.05):
 
 def _when(question: str, reads: Sequence[Read], units: Sequence[Unit], unit_terms: Sequence[set[str]]):
     qterms = {t for t in question_terms(question)[0] if stem(t) not in _WHEN_NOISE}
-    cov = _coverage(qterms, units, unit_terms)
+    cov = _coverage(qterms, units, unit_terms, _exact(question))
     if not units or max(cov, default=0.0) <= 0.0:
         return _not_found()
     # the best-covered unit; among equals the narrowest read (its start is the most precise time)
@@ -181,7 +192,7 @@ def _said(question: str, reads: Sequence[Read], units: Sequence[Unit], unit_term
     said = [i for i, u in enumerate(units) if u.sentence and any(u.text in q for q in quoted[u.read])]
     if not said:
         return _not_found()
-    cov = _coverage(qterms, units, unit_terms)
+    cov = _coverage(qterms, units, unit_terms, _exact(question))
     # a sentence whose other words are in most reads ("Here is part of our look at X") is
     # boilerplate: it says nothing about X
     read_terms: dict[int, set[str]] = {}

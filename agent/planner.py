@@ -34,7 +34,7 @@ from videonav.agent.observe import Read, cite
 from videonav.agent.result import AskResult, Span
 from videonav.agent.scorer import answer_scores
 from videonav.agent.scorer_features import whole_video
-from videonav.agent.time_anchor import overlap, tree_window, within
+from videonav.agent.time_anchor import named_question, overlap, tree_window, within
 from videonav.memory.source import TreeSource
 from videonav.tools.embed import Embedder
 from videonav.tools.speech.choose import spoken_reads
@@ -46,6 +46,11 @@ _OPTION_PULL = 0.3
 _KIND_BIAS = {"expand": 0.0, "inspect_leaf": 0.0, "inspect_part": -0.05, "search": -0.08}
 # a node inside the time the question names ("at 07:00") outranks any similarity (cosines are < 1)
 _TIME_PULL = 1.0
+
+
+def _free_question(ep: Episode) -> str:
+    """The question the free-text reader reads: "in the eighth chapter" named by its heading."""
+    return named_question(ep.question, ep.tree)
 
 
 def _anchored_reads(ep: Episode) -> list[Read]:
@@ -243,7 +248,7 @@ class Planner:
         if got is not None:
             ep.confidence = got[1]
         elif not ep.options:  # free text halts on the extractive reader's confidence, as options do on the scorer's
-            ep.confidence = float(extract(ep.question, _anchored_reads(ep), self.embedder).confidence)
+            ep.confidence = float(extract(_free_question(ep), _anchored_reads(ep), self.embedder).confidence)
 
     def _current_letter(self, ep: Episode) -> str:
         s = self._scores(ep)
@@ -294,7 +299,8 @@ class Planner:
         t = time.perf_counter()
         large = self.llm is not None and self.cfg.planner.backend in LARGE_BACKENDS
         generated = ep.answer.answer if ep.answer is not None else None
-        free = free_answer(ep.question, _anchored_reads(ep), self.embedder, self.llm if large else None, generated)
+        free = free_answer(_free_question(ep), _anchored_reads(ep), self.embedder, self.llm if large else None,
+                           generated)
         ep.cost.prompt_tokens += free.prompt_tokens
         ep.cost.completion_tokens += free.completion_tokens
         ep.cost.llm_seconds += time.perf_counter() - t if free.prompt_tokens else 0.0

@@ -29,7 +29,7 @@ from videonav.agent.planner import Planner
 from videonav.agent.prompts import options_block, quote
 from videonav.agent.result import AskResult, Cost, Step
 from videonav.agent.scorer import answer_scores
-from videonav.agent.time_anchor import tree_window, within
+from videonav.agent.time_anchor import named_question, tree_window, within
 from videonav.memory.source import TreeSource
 from videonav.tools.embed import Embedder
 
@@ -92,9 +92,10 @@ def _llm_choice(llm: LLM, question: str, options: list[str], reads: list[Read]) 
 
 def read_and_answer(name: str, reads: list[Read], question: str, options: list[str], cfg: RunConfig,
                     llm: LLM | None, embedder: Embedder, scorer: Any,
-                    win: tuple[float, float] | None = None) -> AskResult:
+                    win: tuple[float, float] | None = None, reader_question: str | None = None) -> AskResult:
     """Answer from a fixed set of reads (the non-navigating strategies); ``win`` is the time the
-    question names, if any ("at 07:00", "in the last chapter"): free text is read from inside it."""
+    question names, if any ("at 07:00", "in the last chapter"): free text is read from inside it,
+    as ``reader_question`` (the question with its section named) when given."""
     t0 = time.perf_counter()
     cost = Cost(rounds=1, captions_read=len(reads))
     idx: int | None = None
@@ -118,7 +119,7 @@ def read_and_answer(name: str, reads: list[Read], question: str, options: list[s
     else:  # free text (agent/extract.py): extractive, or a large backend's cited answer the reads support
         t = time.perf_counter()
         large = llm is not None and cfg.planner.backend in LARGE_BACKENDS
-        free = free_answer(question, within(reads, win), embedder, llm if large else None)
+        free = free_answer(reader_question or question, within(reads, win), embedder, llm if large else None)
         answer, conf = free.text, free.confidence
         cost.prompt_tokens, cost.completion_tokens = free.prompt_tokens, free.completion_tokens
         cost.llm_seconds += time.perf_counter() - t if large else 0.0
@@ -159,5 +160,7 @@ def run_strategy(name: str, source: TreeSource, question: str, options: list[str
         reads = top_k(items, query, k, embedder)
     else:
         raise ValueError(f"unknown strategy {name!r}; choose from {', '.join(STRATEGIES)}")
-    return read_and_answer(name, reads, question, options, cfg, llm, embedder, scorer,
-                           tree_window(question, source.tree))
+    if not options:  # "in the eighth chapter" -> "during the chapter on Weather" (agent/time_anchor.py)
+        return read_and_answer(name, reads, question, options, cfg, llm, embedder, scorer,
+                               tree_window(question, source.tree), named_question(question, source.tree))
+    return read_and_answer(name, reads, question, options, cfg, llm, embedder, scorer)

@@ -58,13 +58,18 @@ def window(question: str, duration: float, sections: Sequence[tuple[float, float
         return (round(lo * duration, 3), round(hi * duration, 3))
     m = _ORD.search(question)
     if m and sections:
-        word = m.group(1).lower()
-        k = {"last": -1, "final": -1, "closing": -1, "opening": 0}.get(word)
-        k = _ORDINALS.index(word) if k is None else k
+        k = _index(m.group(1))
         if -len(sections) <= k < len(sections):
             a, b = sections[k]
             return (float(a), float(b))
     return None
+
+
+def _index(ordinal: str) -> int:
+    """'second' -> 1, 'last' -> -1: where an ordinal points in a list of sections."""
+    word = ordinal.lower()
+    k = {"last": -1, "final": -1, "closing": -1, "opening": 0}.get(word)
+    return _ORDINALS.index(word) if k is None else k
 
 
 def _point(t: float, duration: float) -> tuple[float, float] | None:
@@ -73,29 +78,54 @@ def _point(t: float, duration: float) -> tuple[float, float] | None:
     return (max(0.0, t - POINT_SLACK), min(duration, t + POINT_SLACK) if duration > 0 else t + POINT_SLACK)
 
 
-def sections(tree: CaptionTree) -> list[tuple[float, float]]:
-    """The video's sections in time order, for "the second chapter": from the numbered headings
-    on screen (``CHAPTER 2 | BRIDGES``) in the leaf captions when there are two or more, else
-    the tree's top-level nodes (whose spans are an even split, not the video's chapters).
+def titled_sections(tree: CaptionTree) -> list[tuple[float, float, str]]:
+    """The video's sections in time order as (start, end, topic), for "the second chapter": from
+    the numbered headings on screen (``CHAPTER 2 | BRIDGES``) in the leaf captions when there are
+    two or more, else the tree's top-level nodes (topic ""; their spans are an even split).
 
     Why headings first: a 60-minute talk with 12 chapters has 4 top-level nodes of 15 minutes;
     "the last chapter" is its last 5 minutes, not its last quarter."""
     if len(tree) <= 1:
         return []
-    starts: dict[int, float] = {}
+    found: dict[int, tuple[float, str]] = {}
     for leaf in sorted((n for n in tree.nodes() if tree.is_leaf(n.id)), key=lambda n: n.start):
         for f in parse_fields(leaf.caption or ""):
-            if is_heading(f):
-                num = f.text.split()[1].strip(":.|-") if len(f.text.split()) > 1 else ""
-                if num.isdigit():
-                    starts.setdefault(int(num), leaf.start)
-    order = sorted(starts)
-    if len(order) >= 2 and order == list(range(order[0], order[0] + len(order))):
-        times = [starts[k] for k in order]
-        if times == sorted(times):
-            ends = times[1:] + [float(tree.duration)]
-            return [(0.0 if i == 0 else a, b) for i, (a, b) in enumerate(zip(times, ends, strict=True))]
-    return [(c.start, c.end) for c in tree.children(tree.root.id)]
+            words = f.text.split("|")[0].split()
+            if is_heading(f) and len(words) > 1 and words[1].strip(":.-").isdigit():
+                topic = " ".join(words[2:]) or (f.text.split("|")[1].strip() if "|" in f.text else "")
+                found.setdefault(int(words[1].strip(":.-")), (leaf.start, topic))
+    order = sorted(found)
+    times = [found[k][0] for k in order]
+    # a missing first card (chapter 1 unread) still leaves chapter 1 as what comes before card 2
+    if order[:1] == [2]:
+        order, times = [1, *order], [0.0, *times]
+        found[1] = (0.0, "")
+    if len(order) >= 2 and order == list(range(1, len(order) + 1)) and times == sorted(times):
+        ends = times[1:] + [float(tree.duration)]
+        return [(0.0 if i == 0 else a, b, found[k][1].title())
+                for i, (k, a, b) in enumerate(zip(order, times, ends, strict=True))]
+    return [(c.start, c.end, "") for c in tree.children(tree.root.id)]
+
+
+def sections(tree: CaptionTree) -> list[tuple[float, float]]:
+    """:func:`titled_sections` without the topics."""
+    return [(a, b) for a, b, _ in titled_sections(tree)]
+
+
+def named_question(question: str, tree: CaptionTree) -> str:
+    """"... in the eighth chapter?" -> "... during the chapter on Weather?" when the eighth
+    heading's topic is known, so that the reader keeps only what lies under that heading
+    (agent/sections.py) even inside a summary that runs on into the ninth chapter."""
+    m = _ORD.search(question)
+    if not m:
+        return question
+    secs = titled_sections(tree)
+    k = _index(m.group(1))
+    if not -len(secs) <= k < len(secs) or not secs[k][2]:
+        return question
+    kind = re.search(rf"(?:{SECTION_WORDS})\b", m.group(0), re.I)
+    return question[: m.start()] + f"during the {kind.group(0) if kind else 'chapter'} on {secs[k][2]}" + \
+        question[m.end():]
 
 
 def overlap(span: tuple[float, float], win: tuple[float, float]) -> float:

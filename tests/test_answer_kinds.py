@@ -70,3 +70,10 @@ def test_span_questions_still_go_to_the_span_reader():
     assert ans.text == "8639"
     word = extract("Which chapter comes right after the chapter on Insects?", [ROOT])
     assert word.text.lower() == "bridges"
+
+
+def test_when_a_number_nothing_read_shows_is_not_found_or_unsure():
+    ans = extract("When was the number 6617 shown?", [ROOT, *PARTS, CLIP])
+    assert ans.confidence < 0.5, (ans.text, ans.confidence)
+    sure = extract("When was the number 8639 shown?", [ROOT, *PARTS, CLIP])
+    assert sure.text == "between 00:00 and 05:00" and sure.confidence > ans.confidence

@@ -6,7 +6,7 @@ from __future__ import annotations
 from textfix import MaxCosScorer
 from videonav.agent.config import load_config
 from videonav.agent.planner import Planner
-from videonav.agent.time_anchor import sections, tree_window, window, within
+from videonav.agent.time_anchor import named_question, sections, tree_window, window, within
 from videonav.memory.builders import build_from_timed_text
 from videonav.memory.tree import TimedText
 from videonav.tools.embed import ExtractiveSummariser, HashingEmbedder
@@ -69,3 +69,22 @@ def test_sections_come_from_the_chapter_cards_not_the_even_split_of_the_tree():
     assert len(secs) == 12 and secs[0] == (0.0, 100.0) and secs[-1] == (1100.0, 1200.0)
     assert tree_window("What is shown in the last chapter?", tree) == (1100.0, 1200.0)
     assert tree_window("What is shown in the second chapter?", tree) == (100.0, 200.0)
+
+
+def test_an_ordinal_chapter_is_named_by_its_heading_for_the_reader():
+    lines = [TimedText(start=25.0 * i, end=25.0 * (i + 1),
+                       text=(f'On-screen text: "CHAPTER {i // 4 + 1} | TOPIC {"ABCDEFGHIJKL"[i // 4]}"' if i % 4 == 0
+                             else f'On-screen text: "SLIDE {i} | CITY {"XYZW"[i % 4]}{i}"'))
+             for i in range(48)]
+    tree = build_from_timed_text("named", lines, ExtractiveSummariser(EMB, 3), leaf_seconds=25.0, width=4)
+    assert named_question("Which city is named in the eighth chapter?", tree) == \
+        "Which city is named during the chapter on Topic H?"
+    assert named_question("Which city is named?", tree) == "Which city is named?"
+    # a summary that runs from chapter 8 into chapter 9: only what lies under heading 8 answers
+    from videonav.agent.extract import extract
+    from videonav.agent.observe import Read
+
+    part = Read('On-screen text: "CHAPTER 8 | TOPIC H"; "SLIDE 29 | CITY Y29"; "CHAPTER 9 | TOPIC I"; '
+                '"SLIDE 33 | CITY Y33"', 700.0, 850.0, "3.2", "summary")
+    q = named_question("Which city is named in the eighth chapter?", tree)
+    assert extract(q, [part]).text == "Y29"
