@@ -44,8 +44,6 @@ from videonav.tools.speech.choose import spoken_reads
 # when nothing on the frontier looks relevant.
 _OPTION_PULL = 0.3
 _KIND_BIAS = {"expand": 0.0, "inspect_leaf": 0.0, "inspect_part": -0.05, "search": -0.08}
-# a node inside the time the question names ("at 07:00") outranks any similarity (cosines are < 1)
-_TIME_PULL = 1.0
 
 
 def _free_question(ep: Episode) -> str:
@@ -174,7 +172,7 @@ class Planner:
             sims = {nid: -0.1 * tree.node(nid).level for nid in caps}
         win = tree_window(ep.question, tree) if guided else None
         if win is not None:  # "at 07:00", "in the last chapter": go where the question points
-            sims = {nid: v + _TIME_PULL * overlap((tree.node(nid).start, tree.node(nid).end), win)
+            sims = {nid: v + self.cfg.planner.time_pull * overlap((tree.node(nid).start, tree.node(nid).end), win)
                     for nid, v in sims.items()}
         reserve = min(self.cfg.planner.inspect_lines, self.cfg.planner.reserve_reads) if guided else 0
         out: list[tuple[Action, str, float]] = []

@@ -15,6 +15,8 @@ Every strategy reads the same trees and answers with the same option scorer (and
 LLM), so the table isolates *what was read*.
 
     python bench/navigation.py --limit 100 --strategies all-captions,uniform-k,search-k,navigate,guided
+    python bench/navigation.py --anchored --limit 2000 --sets native --strategies guided \
+        --set planner.backend=none [--set planner.time_pull=0]
     python bench/navigation.py --limit 60 --sets ego --strategies all-captions,search-k,guided \
         --set planner.backend=none
 """
@@ -98,6 +100,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(SHARED))
     ap.add_argument("--limit", type=int, default=100)
+    ap.add_argument("--anchored", action="store_true", help="only dev questions whose wording names a time")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--sets", default="native,long")
     ap.add_argument("--long-captions", type=int, default=180)
@@ -128,6 +131,10 @@ def main() -> int:
     src = CaptionSource(data / "nextqa" / "captions_1fps.zip")
     have = set(src.ids())
     dev = [q for q in load_nextqa(data / "nextqa" / "val.csv") if split_of(q.video) == "dev" and q.video in have]
+    if args.anchored:  # only the questions that name a time ("at the end of the video"): agent/time_anchor.py
+        from videonav.agent.time_anchor import anchored
+
+        dev = [q for q in dev if anchored(q.question)]
     qs = random.Random(args.seed).sample(dev, min(args.limit, len(dev)))
     qs = qs[::-1] if args.reverse else qs
     t0 = time.perf_counter()
