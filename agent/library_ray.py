@@ -26,7 +26,7 @@ Why this shape:
   the video itself (a bad file) is not retried, it is reported.
 - **Start-up off the critical path**: a local cluster is a lean head
   (:mod:`videonav.agent.ray_cluster`: no autoscaler monitor, log monitor or API server, idle
-  stand-ins for the raylet's two agents, workers started with the raylet; ~2.5 CPU-s and a 1-s stop
+  stand-ins for the raylet's two agents; ~2.5 CPU-s and a 1-s stop
   fewer than ``ray.init``'s) that comes up in a background thread while the driver
   hashes and probes the videos; a rerun with nothing left to do starts none. The next videos'
   shard stores are made ahead by the driver (:class:`~videonav.agent.ray_shards.ShardMaker`), so a

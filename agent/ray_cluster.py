@@ -16,11 +16,12 @@ Python processes importing Ray, ~0.6 CPU-s each, and the raylet registers only o
 written their port files: ~2 s on one core. A library run uses neither, so the lean head gives the
 raylet fixed agent ports (it waits for no port file) and :data:`STUB_AGENT`, an idle stand-in, as
 both agents' command (``VIDEONAV_RAY_AGENTS=1`` keeps the real ones, e.g. for a ``runtime_env``).
-The raylet also starts its workers at once (``enable_worker_prestart``) instead of when the first
-driver registers, so their Ray import overlaps the driver's checks. Measured here (one core,
-another session's jobs running, the driver busy 0.8 CPU-s meanwhile, to the first task's result,
-which imports the indexer; 2 runs each): 3.6 s and 3.3 CPU-s with the agents, 2.3-2.4 s and 2.2
-CPU-s without; on two cores 2.2 s without, 1.9 s also with the workers prestarted.
+Measured here (one core, other sessions' jobs running, the driver busy 0.8 CPU-s meanwhile, to
+the first task's result, which imports the indexer; 2 runs each): 3.6 s and 3.3 CPU-s with the
+agents, 2.3-2.4 s and 2.2 CPU-s without. A library run of the 4 short clips (start to stop; 3-6
+runs each): one core 7.2 s with the agents, 4.9-5.1 s without; two cores, two workers 4.4 s and
+4.0 s. Tried, not kept: the raylet starting its workers at once (``enable_worker_prestart``) rather
+than when the driver registers: 0.4 s slower on one core and on two (5.3 vs 4.9 s, 4.5 vs 4.0 s).
 
 The lean head uses the same machinery ``ray start --head --no-monitor --include-log-monitor=false``
 does (``ray._private.node.Node``, with the raylet's command line edited as above; the processes
@@ -103,7 +104,7 @@ def _raylet_command(command: list[str], listen_port: int, stub: bool) -> list[st
 
 def start_head(num_cpus: int) -> Any:
     """Start a head node of ``num_cpus`` CPUs without the monitor, log monitor and API server, whose
-    raylet waits for no agent and starts its workers at once.
+    raylet waits for no agent.
 
     Returns the node (``node.address`` is its GCS), or None where this Ray's internals differ (the
     caller then starts a plain ``ray.init`` cluster)."""
@@ -143,7 +144,7 @@ def start_head(num_cpus: int) -> Any:
         ports = dict(metrics_agent_port=metrics, metrics_export_port=export, dashboard_agent_listen_port=listen,
                      runtime_env_agent_port=runtime_env) if fixed else {}
         params = RayParams(num_cpus=num_cpus, include_dashboard=False, include_log_monitor=False,
-                           no_monitor=True, env_vars={"RAY_enable_worker_prestart": "1"}, **ports)
+                           no_monitor=True, **ports)
         return _Head(params, head=True, shutdown_at_exit=False, spawn_reaper=True)
     except (TypeError, AttributeError, ValueError):  # another Ray's internals: start it the public way
         return None
