@@ -28,7 +28,7 @@ from videonav.agent.extract_text import _STOP, Unit, _terms, _words, question_te
 from videonav.agent.observe import Read
 from videonav.agent.scorer_features import COLOURS
 from videonav.agent.sections import headings
-from videonav.agent.time_anchor import anchored
+from videonav.agent.time_anchor import anchored, edge_of, window
 from videonav.memory.timefmt import clock
 from videonav.tools.digest import SECTION_WORDS
 
@@ -169,15 +169,22 @@ def _overview(reads: Sequence[Read], units: Sequence[Unit], skip: frozenset[int]
     return _extracted(text[:300], 0.4, reads, own[0])
 
 
-def _describe(reads: Sequence[Read]):
+def _describe(question: str, reads: Sequence[Read]):
     """What was read at the moment asked about (the planner hands over only the reads inside
-    the question's window, agent/time_anchor.py): the narrowest read, whole."""
+    the question's window, agent/time_anchor.py): the narrowest read that holds that moment
+    (the end of the video: its last moment), whole."""
     from videonav.agent.extract_text import units_of
 
     have = [i for i, r in enumerate(reads) if r.text]
     if not have:
         return _not_found()
-    i = min(have, key=lambda j: (_span(reads[j]), reads[j].start))
+    end = max(reads[j].end for j in have)
+    win = window(question, end)
+    edge = edge_of(question)
+    t = end if edge == "end" else 0.0 if edge in ("beginning", "start") else \
+        (win[0] + win[1]) / 2 if win else reads[have[0]].start
+    i = min(have, key=lambda j: (not reads[j].start <= t <= reads[j].end, _span(reads[j]),
+                                 abs((reads[j].start + reads[j].end) / 2 - t)))
     r = reads[i]
     own = units_of(r.text, i)
     precision = min(1.0, 30.0 / _span(r)) ** 0.5  # a clip (~20 s) is the moment; a part is only near it
@@ -271,7 +278,7 @@ def answer(question: str, reads: Sequence[Read], units: Sequence[Unit], skip: fr
     if k == "count":
         return _count(question, reads, units, skip)
     if k == "describe":
-        return _describe(reads)
+        return _describe(question, reads)
     if k == "overview":
         return _overview(reads, units, skip)
     if k == "said":

@@ -113,6 +113,9 @@ def observe(act: Action, ep: Episode, source: TreeSource, cfg: RunConfig,
     ep.inspected.add(nid)
     node = tree.node(nid)
     left = cfg.budget.max_captions - ep.cost.captions_read
+    at = _at_time(ep, source, nid, max(1, left))
+    if at is not None:
+        return at
     res = source.inspect(nid, act.query or ep.question, limit=max(1, left))  # text: fewer lines to fit the budget
     if res.lines:
         reads = [Read(ln.text, ln.start, ln.end, nid) for ln in res.lines]
@@ -144,3 +147,28 @@ def cite(reads: list[Read], question: str, answer: str, embedder: Embedder, top:
     close = [i for i in range(len(reads)) if sims[i] >= best - slack]
     close.sort(key=lambda i: (reads[i].end - reads[i].start, -sims[i]))
     return [reads[i].span(with_text=True) for i in close[:top]]
+
+
+def _at_time(ep: Episode, source: TreeSource, nid: str, limit: int) -> tuple[str, list[Read], bool] | None:
+    """Inspect for a question that names a time ("What is shown at 20:25?"): the clips of the node
+    at that time (captioned now if the tree is lazy), nearest first, instead of lines chosen by
+    word similarity, which no time stamp has. None when the question names no time in the node."""
+    from videonav.agent.time_anchor import edge_of, overlap, tree_window
+
+    tree = source.tree
+    win = tree_window(ep.question, tree)
+    node = tree.node(nid)
+    if win is None or tree.is_leaf(nid) or overlap((node.start, node.end), win) <= 0:
+        return None
+    edge = edge_of(ep.question)
+    mid = win[1] if edge == "end" else win[0] if edge in ("beginning", "start") else (win[0] + win[1]) / 2
+    near = sorted((n for n in tree.leaves_under(nid) if n.end > win[0] and n.start < win[1]),
+                  key=lambda n: abs((n.start + n.end) / 2 - mid))[:limit]
+    if not near:
+        return None
+    try:
+        kids = source.ensure(sorted((n.id for n in near), key=lambda i: tree.node(i).start))
+    except TreeError:
+        return None
+    reads = [node_read(tree, k) for k in kids]
+    return f"Inside [{nid}] at {clock(win[0])}-{clock(win[1])}:\n{render_reads(reads)}", reads, False

@@ -65,6 +65,12 @@ def window(question: str, duration: float, sections: Sequence[tuple[float, float
     return None
 
 
+def edge_of(question: str) -> str | None:
+    """'end' / 'beginning' / 'start' / 'middle' for "at the end of the video" and the like, else None."""
+    m = _EDGE.search(question)
+    return m.group(1).lower() if m else None
+
+
 def _index(ordinal: str) -> int:
     """'second' -> 1, 'last' -> -1: where an ordinal points in a list of sections."""
     word = ordinal.lower()

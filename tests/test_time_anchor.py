@@ -88,3 +88,21 @@ def test_an_ordinal_chapter_is_named_by_its_heading_for_the_reader():
                 '"SLIDE 33 | CITY Y33"', 700.0, 850.0, "3.2", "summary")
     q = named_question("Which city is named in the eighth chapter?", tree)
     assert extract(q, [part]).text == "Y29"
+
+
+def test_inspecting_a_part_for_a_named_time_reads_the_clips_at_that_time():
+    from videonav.agent.actions import Action
+    from videonav.agent.episode import Episode
+    from videonav.agent.observe import observe
+
+    cfg = load_config(overrides=["planner.backend=none"])
+    src = TextTreeSource(_tree(), EMB, inspect_lines=3)
+    ep = Episode.start(src, "What is shown at 07:10?", [], cfg)
+    text, reads, err = observe(Action(name="inspect", node_id="2"), ep, src, cfg, EMB)
+    assert not err and reads and "NUMBER 1022" in reads[0].text + reads[-1].text
+    assert all(r.node_id.startswith("2.") and r.end - r.start <= 19 for r in reads)
+    assert min(abs((r.start + r.end) / 2 - 430) for r in reads) < 10
+    # without a time in the question, inspect reads the lines most similar to the query, as before
+    ep2 = Episode.start(src, "Which number was on the bridges slide?", [], cfg)
+    _, plain, _ = observe(Action(name="inspect", node_id="2"), ep2, src, cfg, EMB)
+    assert all(r.kind == "line" for r in plain)
