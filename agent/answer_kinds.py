@@ -28,7 +28,7 @@ from videonav.agent.extract_text import _STOP, Unit, _terms, _words, question_te
 from videonav.agent.observe import Read
 from videonav.agent.scorer_features import COLOURS
 from videonav.agent.sections import headings
-from videonav.agent.time_anchor import anchored, edge_of, window
+from videonav.agent.time_anchor import anchored, edge_of, point, window
 from videonav.memory.timefmt import clock
 from videonav.tools.digest import SECTION_WORDS
 
@@ -181,7 +181,8 @@ def _describe(question: str, reads: Sequence[Read]):
     end = max(reads[j].end for j in have)
     win = window(question, end)
     edge = edge_of(question)
-    t = end if edge == "end" else 0.0 if edge in ("beginning", "start") else \
+    at = point(question)
+    t = at if at is not None else end if edge == "end" else 0.0 if edge in ("beginning", "start") else \
         (win[0] + win[1]) / 2 if win else reads[have[0]].start
     i = min(have, key=lambda j: (not reads[j].start <= t <= reads[j].end, _span(reads[j]),
                                  abs((reads[j].start + reads[j].end) / 2 - t)))

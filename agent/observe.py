@@ -153,15 +153,16 @@ def _at_time(ep: Episode, source: TreeSource, nid: str, limit: int) -> tuple[str
     """Inspect for a question that names a time ("What is shown at 20:25?"): the clips of the node
     at that time (captioned now if the tree is lazy), nearest first, instead of lines chosen by
     word similarity, which no time stamp has. None when the question names no time in the node."""
-    from videonav.agent.time_anchor import edge_of, overlap, tree_window
+    from videonav.agent.time_anchor import edge_of, overlap, point, tree_window
 
     tree = source.tree
     win = tree_window(ep.question, tree)
     node = tree.node(nid)
     if win is None or tree.is_leaf(nid) or overlap((node.start, node.end), win) <= 0:
         return None
-    edge = edge_of(ep.question)
-    mid = win[1] if edge == "end" else win[0] if edge in ("beginning", "start") else (win[0] + win[1]) / 2
+    edge, at = edge_of(ep.question), point(ep.question)
+    mid = at if at is not None else win[1] if edge == "end" else win[0] if edge in ("beginning", "start") \
+        else (win[0] + win[1]) / 2
     near = sorted((n for n in tree.leaves_under(nid) if n.end > win[0] and n.start < win[1]),
                   key=lambda n: abs((n.start + n.end) / 2 - mid))[:limit]
     if not near:

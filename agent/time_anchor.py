@@ -44,13 +44,9 @@ def window(question: str, duration: float, sections: Sequence[tuple[float, float
     >>> window("What number was shown on the white slide?", 1200.0) is None
     True
     """
-    m = _CLOCK.search(question)
-    if m:
-        t = int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3))
+    t = point(question)
+    if t is not None:
         return _point(t, duration)
-    m = _MINUTE.search(question)
-    if m:
-        return _point(float(m.group(1) or m.group(2)) * 60.0, duration)
     m = _EDGE.search(question)
     if m and duration > 0:
         where = m.group(1).lower()
@@ -63,6 +59,19 @@ def window(question: str, duration: float, sections: Sequence[tuple[float, float
             a, b = sections[k]
             return (float(a), float(b))
     return None
+
+
+def point(question: str) -> float | None:
+    """The moment "at 07:00" / "at minute 7" names, in seconds, else None.
+
+    >>> point("What is shown at 1:02:03?"), point("What happens around minute 7?"), point("At the end?")
+    (3723.0, 420.0, None)
+    """
+    m = _CLOCK.search(question)
+    if m:
+        return float(int(m.group(1) or 0) * 3600 + int(m.group(2)) * 60 + int(m.group(3)))
+    m = _MINUTE.search(question)
+    return float(m.group(1) or m.group(2)) * 60.0 if m else None
 
 
 def edge_of(question: str) -> str | None:

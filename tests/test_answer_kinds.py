@@ -77,3 +77,10 @@ def test_when_a_number_nothing_read_shows_is_not_found_or_unsure():
     assert ans.confidence < 0.5, (ans.text, ans.confidence)
     sure = extract("When was the number 8639 shown?", [ROOT, *PARTS, CLIP])
     assert sure.text == "between 00:00 and 05:00" and sure.confidence > ans.confidence
+
+
+def test_what_happens_at_a_time_answers_the_clip_holding_that_moment():
+    reads = [Read("a man is riding a horse in a field. a dog runs after him.", 0, 40, "root", "summary"),
+             Read("the man falls off the horse", 30, 35, "1.3", "clip")]
+    ans = extract("What happens at 00:33?", reads)
+    assert ans.text == "the man falls off the horse" and ans.cited == ["1.3"]
