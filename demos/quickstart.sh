@@ -19,5 +19,10 @@ Q=$($PY -c "import json,sys; q=json.load(open(sys.argv[1]))[0]; print(q['questio
 mapfile -t OPTS < <($PY -c "import json,sys; [print(o) for o in json.load(open(sys.argv[1]))[0]['options']]" "$OUT/sample_${MIN}min.questions.json")
 echo "== videonav ask \"$Q\" --options ${OPTS[*]}"
 $VN ask "$VIDEO" "$Q" --options "${OPTS[@]}" --store "$STORE"
+# free text: no options; the answer is read off what the planner read (agent/extract.py, agent/answer_kinds.py)
+for FQ in "What is this video about?" "What is shown at 07:00?"; do
+  echo "== videonav ask \"$FQ\""
+  $VN ask "$VIDEO" "$FQ" --store "$STORE"
+done
 echo "== chapters"
 $VN chapters "$VIDEO" --store "$STORE" --format md || true
