@@ -97,12 +97,16 @@ class Planner:
 
     # -- public -----------------------------------------------------------------------
     def ask(self, source: TreeSource, question: str, options: list[str] | None = None) -> AskResult:
+        built0, secs0 = source.cost.captions_built, source.cost.caption_seconds  # a source's totals span questions
         ep = Episode.start(source, question, options, self.cfg)
         self._update_confidence(ep)
         budget_rounds = self.cfg.budget.max_rounds
         self.graph.invoke({"round": 0, "done": False}, context=Context(source, ep),
                           config={"recursion_limit": 4 * budget_rounds + 10})
-        return self._result(source, ep)
+        res = self._result(source, ep)
+        res.cost.captions_built -= built0
+        res.cost.caption_seconds -= secs0
+        return res
 
     # -- graph nodes ---------------------------------------------------------------------
     def _decide(self, state: State, runtime: Runtime[Context]) -> dict[str, Any]:
