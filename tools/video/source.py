@@ -17,6 +17,8 @@
 from __future__ import annotations
 
 import hashlib
+import math
+import re
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +42,41 @@ from videonav.tools.video.probe import Frames, VideoInfo
 from videonav.tools.video.readers import VideoReader, uniform_times
 from videonav.tools.video.shots import SceneScan, stats_sentence
 from videonav.tools.video.subtitles import CueIndex, transcript
+
+LAZY_LEAVES = 6
+"""Leaves a lazy part's inspect captions: about one bottom-level part of a 1-hour tree (width 6)."""
+LAZY_READS = 3
+"""Of those, how many captions the inspect shows (fewer when the caller's budget is lower)."""
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset("a an and are at did do does in is of on or the to was were what which who with".split())
+
+
+def _tokens(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+
+
+def _words(text: str) -> set[str]:
+    return set(_tokens(text))
+
+
+def _pairs(text: str) -> set[tuple[str, str]]:
+    t = _tokens(text)
+    return set(zip(t, t[1:], strict=False))
+
+
+def _idf(words: set[str], texts: Sequence[str]) -> dict[str, float]:
+    """Rarer question words weigh more: 'deserts' and '6' over 'slide', which every caption says."""
+    sets = [_words(t) for t in texts]
+    return {w: math.log((1 + len(sets)) / (1 + sum(w in s for s in sets))) + 1e-3 for w in words}
+
+
+def _match(query: str, text: str, idf: dict[str, float]) -> float:
+    """Weight of the question's words in ``text``, twice over for adjacent pairs ('deserts 6', not '6 shots')."""
+    have = _words(text)
+    pairs = _pairs(text) & _pairs(query)
+    return sum(idf.get(w, 0.0) for w in _words(query) if w in have) + sum(idf.get(a, 0.0) + idf.get(b, 0.0)
+                                                                           for a, b in pairs)
+
 
 Progress = Callable[[float, float, str], None]
 """``progress(done, total, stage)``; stages: ``scan`` (percent) and ``caption`` (nodes)."""
@@ -113,7 +150,10 @@ class VideoTreeSource(TreeSource):
         return [self.tree.node(i) for i in node_ids]
 
     def inspect(self, node_id: str, query: str, limit: int | None = None) -> Inspection:
-        """Clip QA on the node's frames (cached per question); one read over its span, ``limit`` unused."""
+        """Clip QA on the node's frames (cached per question), one read over its span; on a part whose
+        leaves are not all captioned yet (a lazy tree), the likeliest leaves captioned now instead."""
+        if not self.tree.is_leaf(node_id) and any(lf.caption is None for lf in self.tree.leaves_under(node_id)):
+            return self._inspect_leaves(node_id, query, limit)
         node = self.tree.node(node_id)
         cap = self.captioner
         qkey = hashlib.sha256(query.encode()).hexdigest()[:16]
@@ -131,6 +171,41 @@ class VideoTreeSource(TreeSource):
         self.cost.inspect_seconds += time.perf_counter() - t0
         self.store.cache_put(ck, out.text)
         return Inspection(text=out.text, reads=1)
+
+    def _inspect_leaves(self, node_id: str, query: str, limit: int | None) -> Inspection:
+        """A lazy part's close look: caption (``ensure``) the ``LAZY_LEAVES`` leaves under it whose
+        known text (own caption or speech cues, plus the captions of the captioned parts between it
+        and ``node_id``) shares the question's rarest words; show the best-matching of their captions.
+
+        Why not clip QA: over a 12-minute part it sees a handful of frames, so a slide shown for
+        20 s is usually missed; the parts' captions already name what the leaves under them show."""
+        self.cost.inspect_calls += 1
+        t0 = time.perf_counter()
+        leaves = self.tree.leaves_under(node_id)
+        words = _words(query)
+
+        def hint(lf: Node) -> tuple[str, str]:
+            own = lf.caption or " ".join([transcript(self.cues.overlapping(lf.start, lf.end)) or "",
+                                          *self.scan.span_stats(lf.start, lf.end)["colours"]])
+            above, nid = [], self.tree.parent(lf.id)
+            while nid is not None and nid.id != node_id:
+                above.append(nid.caption or "")
+                nid = self.tree.parent(nid.id)
+            return own, " ".join(above)
+
+        hints = [hint(lf) for lf in leaves]
+        idf = _idf(words, [h[0] + " " + h[1] for h in hints])
+        own = [_match(query, h[0], idf) for h in hints]
+        above = [_match(query, h[1], idf) for h in hints]
+        rank = sorted(range(len(leaves)), key=lambda i: (-own[i] - above[i], -above[i], leaves[i].start))
+        picked = sorted((leaves[i].id for i in rank[:LAZY_LEAVES]), key=lambda i: self.tree.node(i).start)
+        got = self.ensure(picked)
+        idf = _idf(words, [n.caption or "" for n in got])
+        show = max(1, min(limit or LAZY_READS, LAZY_READS))
+        best = sorted(got, key=lambda n: (-_match(query, n.caption or "", idf), n.start))[:show]
+        lines = [TimedText(start=n.start, end=n.end, text=n.caption or "") for n in sorted(best, key=lambda n: n.start)]
+        self.cost.inspect_seconds += time.perf_counter() - t0
+        return Inspection(lines=lines, reads=len(lines))
 
     # -- building -----------------------------------------------------------------------
     def eager_ids(self, lazy: bool) -> list[str]:
