@@ -30,8 +30,13 @@ Features of option *i* (``FEATURES``; captions = the texts read, sentences = the
   option stated in the same sentence / cue / on-screen field / caption as the question's
   distinctive terms (exact match for numbers, names, quoted words; stemmed otherwise)?
 
-With no texts the caption features are 0 and only ``o_bias``, ``q_o``, ``o_len`` and ``o_in_q``
-speak.
+* the moment, option-set, question-kind and sentence features of :mod:`videonav.agent.scorer_extra`
+  (``EXTRA_FEATURES``, ``SENT_FEATURES``), and the weights may name *derived* features of any of
+  these (``"z:qo_max"``: z-scored across the options, ``"m:..."`` margin to the best other
+  option, ``"r:..."`` best-option indicator, ``"causal*..."`` gated by the question's kind).
+
+With no texts the caption features are 0 and only ``NO_TEXT_FEATURES`` speak (``o_bias``, ``q_o``,
+``o_len``, ``o_in_q``, ``o_cent`` and the question's kind).
 
 **Whole-video questions** (:func:`~videonav.agent.scorer_features.whole_video`: "What is the overall
 goal of C's actions?") are scored by a second, smaller model (``"whole_video"`` in the weights):
@@ -61,6 +66,14 @@ from videonav.agent.extract import _anchor as order_anchor
 from videonav.agent.extract import question_terms, reader_vote
 from videonav.agent.extract_text import _TOKEN, stem
 from videonav.agent.observe import Read
+from videonav.agent.scorer_extra import (
+    EXTRA_FEATURES,
+    KINDS,
+    SENT_FEATURES,
+    column,
+    extra_features,
+    sentence_features,
+)
 from videonav.agent.scorer_features import (
     COOC_FEATURES,
     content_words,
@@ -74,10 +87,10 @@ from videonav.tools.embed import Embedder, split_sentences
 
 BASE_FEATURES = ["qo_max", "qo_top3", "qo_mean", "o_max", "o_top3", "o_mean", "o_rel", "contrast", "contrast_u",
                  "contrast_db", "contrast_qdb", "o_bias", "lex", "lex_s", "q_o", "o_len"]
-FEATURES = BASE_FEATURES + COOC_FEATURES
+FEATURES = BASE_FEATURES + COOC_FEATURES + EXTRA_FEATURES + SENT_FEATURES
 #: the whole-video model's features: aggregates over every read text, no best single match
 WHOLE_FEATURES = ["qo_mean", "contrast_u", "lex"]
-NO_TEXT_FEATURES = ("o_bias", "q_o", "o_len", "o_in_q")
+NO_TEXT_FEATURES = ("o_bias", "q_o", "o_len", "o_in_q", "o_cent") + tuple(f"k_{k}" for k in KINDS)
 GENERIC_TEXTS = [
     "The image shows a scene.",
     "The image showcases a person in a room.",
@@ -120,18 +133,24 @@ def option_zscore(f: np.ndarray) -> np.ndarray:
 def option_features(q: np.ndarray, o: np.ndarray, qo: np.ndarray, generic: np.ndarray,
                     cap: np.ndarray, options: Sequence[str],
                     sent_words: Sequence[set[str]], all_words: set[str],
-                    question: str = "", texts: Sequence[str] = (), temp: float = 0.05) -> np.ndarray:
+                    question: str = "", texts: Sequence[str] = (), temp: float = 0.05,
+                    sent: np.ndarray | None = None) -> np.ndarray:
     """(n_options, len(FEATURES)) feature matrix from L2-normalised embeddings and the texts.
 
     q: (d,) question; o / qo: (n_opt, d) option and "question option"; generic: (d,);
     cap: (n_cap, d) read captions; sent_words: content words of each sentence of the
     captions; all_words: their union; question / texts: the strings (co-occurrence features;
-    texts in reading order, the ``order`` feature depends on it).
+    texts in reading order, the ``order`` feature depends on it); sent: (n_sent, d) the distinct
+    sentences of the texts (:mod:`videonav.agent.scorer_extra` sentence features; None = cap).
     """
     n = len(options)
     f = np.zeros((n, len(FEATURES)), dtype=np.float64)
     col = {name: j for j, name in enumerate(FEATURES)}
-    f[:, len(BASE_FEATURES):] = cooc_features(question, options, texts)
+    nb, nc = len(BASE_FEATURES), len(COOC_FEATURES)
+    f[:, nb:nb + nc] = cooc_features(question, options, texts)
+    ne = len(EXTRA_FEATURES)
+    f[:, nb + nc:nb + nc + ne] = extra_features(q, o, cap, options, texts, question, temp)
+    f[:, nb + nc + ne:] = sentence_features(q, o, qo, cap if sent is None else sent, temp)
     f[:, col["o_bias"]] = o @ generic
     f[:, col["q_o"]] = o @ q
     f[:, col["o_len"]] = [len(_WORD.findall(t.lower())) for t in options]
@@ -194,9 +213,11 @@ class OptionScorer:
         ov = self.embedder.encode(eo)
         qov = self.embedder.encode([f"{eq} {o}" for o in eo])
         cap = self.embedder.encode(et)
+        esents = list(dict.fromkeys(s for t in et for s in split_sentences(t)))
+        sv = self.embedder.encode(esents) if esents else np.zeros((0, len(qv)))
         sw = [content_words(s) for s in sents]
         return option_features(qv, ov, qov, self._generic_vec(), cap, options, sw,
-                               set().union(*sw) if sw else set(), question, texts)
+                               set().union(*sw) if sw else set(), question, texts, sent=sv)
 
     def whole_model(self, question: str) -> dict | None:
         """The whole-video model's weights when ``question`` is about the whole video, else None."""
@@ -211,9 +232,8 @@ class OptionScorer:
             return z @ np.asarray([sub["features"][n] for n in names], dtype=float)
         w = self.weights
         out = np.zeros(len(f))
-        for name, wt in w["features"].items():
-            j = FEATURES.index(name)
-            out += wt * (f[:, j] - w["mean"].get(name, 0.0)) / w["std"].get(name, 1.0)
+        for name, wt in w["features"].items():  # raw or derived (scorer_extra.column) features
+            out += wt * (column(name, f[None], FEATURES)[0] - w["mean"].get(name, 0.0)) / w["std"].get(name, 1.0)
         return out
 
     def llm_pmi(self, question: str, options: list[str], texts: list[str]) -> np.ndarray:

@@ -1,8 +1,10 @@
 """Fit the offline option scorer (``agent/scorer.py``) on NExT-QA train + generated videos.
 
-    OMP_NUM_THREADS=1 python bench/fit_answerer.py            # tables only; caches under /tmp
-    OMP_NUM_THREADS=1 python bench/fit_answerer.py --write    # also rewrite agent/scorer_weights.json
+    OMP_NUM_THREADS=1 python bench/fit_answerer.py --features +sent            # tables only; caches under /tmp
+    OMP_NUM_THREADS=1 python bench/fit_answerer.py --features +sent --write    # also rewrite agent/scorer_weights.json
 
+``--features`` names a feature list of ``bench/answerer_cv.py``, which picks it by cross-validation on
+the train split (dev is only measured here); the default is the one chosen in session 6.
 Data: NExT-QA ``val.csv`` + ``captions_1fps.zip`` (``--data``), split by ``memory.split.split_of``
 (the WHOLE train split is fitted, dev only evaluated), plus generated 10-minute sample videos of
 seeds ``--gen-train`` (from 100-199) and ``--gen-eval`` (from 200-299; never fitted), see
@@ -16,12 +18,13 @@ a proxy of the hidden 180-caption set. Generated: ``all``/``nav``/``noev`` (answ
 pools NExT-QA all/top4/top8/top12 and generated all/nav/noev (weight ``--gen-weight``); confidence
 = sigmoid(a * top-2 margin + b) on the same pool; ECE: 10 equal-width bins; ``before`` = ``--baseline``.
 Tables: bench/results/answerer_refit.txt. Whole-video questions: their own model (answerer_whole.py,
-checked on the synthetic egocentric set of ego_synth.py, never fitted on it). All 3855 train / 1141 dev:
+checked on the synthetic egocentric set of ego_synth.py, never fitted on it). All 3855 train / 1141 dev,
+session 6 (``--features +sent``, sentence-level similarity features):
 
-    NExT-QA dev, all captions          53.9%  as deployed 53.7% (19 dev questions routed to the whole-video model)
-    spliced 180 captions, all / top12  47.0 / 47.4%  (MiniLM mean sim qo_mean 23.7 / 36.8%)
+    NExT-QA dev, all captions          55.8%  as deployed 55.6% (19 dev questions routed to the whole-video model)
+    spliced 180 captions, all / top12  49.8 / 49.6%  (MiniLM mean sim qo_mean 23.7 / 36.8%)
     synthetic egocentric, all / uni12  whole-video model 93 / 95%, main model alone 40 / 78%, MiniLM mean 95 / 92%
-    generated held-out all 81.5% (no generated question is whole-video); ECE dev all 0.034, generated nav 0.099
+    generated held-out all 80.9%; ECE dev all 0.018, generated nav 0.079
 """
 
 from __future__ import annotations
@@ -37,13 +40,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from videonav.agent.scorer import BASE_FEATURES, FEATURES, GENERIC_TEXTS, WEIGHTS_PATH, content_words, option_features
+from videonav.agent.scorer import BASE_FEATURES, FEATURES, GENERIC_TEXTS, WEIGHTS_PATH
+from videonav.agent.scorer_extra import column
+from videonav.agent.scorer_features import COOC_FEATURES
 from videonav.memory.formats import CaptionSource
 from videonav.memory.split import split_of
-from videonav.tools.embed import MiniLMEmbedder, split_sentences
+from videonav.tools.embed import MiniLMEmbedder
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from answerer_gen import GEN_CONDS, parse_seeds, question_texts  # noqa: E402
+from answerer_feats import Featuriser, embed_cached, gen_features, sentence_vectors  # noqa: E402
+from answerer_gen import GEN_CONDS, parse_seeds  # noqa: E402
 from answerer_whole import fit_whole  # noqa: E402
 from answerer_whole import report as report_whole  # noqa: E402
 
@@ -51,17 +57,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "nextqa"
 CONDS = ["all", "top4", "top8", "top12"]
 EVAL_CONDS = CONDS + ["long", "long12"]
+WRITTEN = "refit chosen (written)"
 GEN_TYPES = ["colour-number", "city", "spoken-word", "chapter-order", "number-chapter", "colour-shape"]
-
-
-def embed_cached(emb: MiniLMEmbedder, texts: list[str], path: Path) -> np.ndarray:
-    if path.exists() and len(e := np.load(path)) == len(texts):
-        return e
-    t = time.time()
-    e = emb.encode(texts)
-    print(f"embedded {len(texts)} texts in {time.time() - t:.0f} s -> {path}", flush=True)
-    np.save(path, e)
-    return e
 
 
 def video_order(videos: list[str]) -> list[str]:
@@ -77,30 +74,9 @@ def video_order(videos: list[str]) -> list[str]:
 def feature_version() -> str:
     """Hash of the feature code: cached feature matrices are rebuilt when it changes."""
     h = hashlib.sha1(" ".join(FEATURES).encode())
-    for mod in ("scorer.py", "scorer_features.py"):
+    for mod in ("scorer.py", "scorer_features.py", "scorer_extra.py"):
         h.update((ROOT / "agent" / mod).read_bytes())
     return h.hexdigest()[:10]
-
-
-class Featuriser:
-    """option_features from cached vectors: one call per (question, options, texts read)."""
-
-    def __init__(self, vecs: dict[str, np.ndarray]) -> None:
-        self.v = vecs
-        g = np.mean([vecs[t] for t in GENERIC_TEXTS], axis=0)
-        self.g = g / np.linalg.norm(g)
-        self.words: dict[str, list[set[str]]] = {}
-
-    def __call__(self, question: str, opts: list[str], texts: list[str]) -> np.ndarray:
-        q = self.v[question]
-        o = np.stack([self.v[x] for x in opts])
-        qo = np.stack([self.v[f"{question} {x}"] for x in opts])
-        cap = np.stack([self.v[t] for t in texts]) if texts else np.zeros((0, len(q)))
-        for t in texts:
-            if t not in self.words:
-                self.words[t] = [content_words(s) for s in dict.fromkeys(split_sentences(t))]
-        sw = [w for t in texts for w in self.words[t]]
-        return option_features(q, o, qo, self.g, cap, opts, sw, set().union(*sw), question, texts)
 
 
 def nextqa_features(data: Path, cache: Path, max_videos: int | None = None,
@@ -140,6 +116,7 @@ def nextqa_features(data: Path, cache: Path, max_videos: int | None = None,
     for v in videos:     # one vector file per video (resumable)
         caps[v] = list(dict.fromkeys(t.text for t in src.get(v)))
         vecs.update(zip(caps[v], embed_cached(emb, caps[v], cache / "caps" / f"{v}.npy"), strict=True))
+    vecs.update(sentence_vectors([t for v in videos for t in caps[v]], cache / "sent_vecs.npz", emb))
     feat = Featuriser(vecs)
     out = {c: np.zeros((len(rows), 5, len(FEATURES))) for c in EVAL_CONDS}
     t0 = time.time()
@@ -168,33 +145,6 @@ def nextqa_features(data: Path, cache: Path, max_videos: int | None = None,
     for c, p in paths.items():
         np.save(p, out[c])
     return rows, out
-
-
-def gen_features(seeds: list[int], root: Path, cache: Path) -> tuple[list[dict], dict[str, np.ndarray], np.ndarray]:
-    """Records, {cond: (n, 5, f)} and the option mask (n, 5) of generated-video questions."""
-    recs = [r for s in seeds for r in question_texts(s, root)]
-    texts = list(dict.fromkeys([x for r in recs for x in [r["question"], *r["options"],
-                                                           *(f"{r['question']} {o}" for o in r["options"])]]
-                               + [t for r in recs for c in GEN_CONDS for t in r["texts"][c]] + GENERIC_TEXTS))
-    store = cache / "gen_vecs.npz"
-    vecs: dict[str, np.ndarray] = {}
-    if store.exists():
-        z = np.load(store, allow_pickle=False)
-        vecs = dict(zip(z["texts"].tolist(), z["vecs"], strict=True))
-    todo = [t for t in texts if t not in vecs]
-    if todo:
-        vecs.update(zip(todo, MiniLMEmbedder().encode(todo), strict=True))
-        keys = sorted(vecs)
-        np.savez(store, texts=np.array(keys), vecs=np.stack([vecs[k] for k in keys]))
-    feat = Featuriser(vecs)
-    F = {c: np.zeros((len(recs), 5, len(FEATURES))) for c in GEN_CONDS}
-    mask = np.zeros((len(recs), 5), dtype=bool)
-    for n, r in enumerate(recs):
-        k = len(r["options"])
-        mask[n, :k] = True
-        for c in GEN_CONDS:
-            F[c][n, :k] = feat(r["question"], r["options"], r["texts"][c])
-    return recs, F, mask
 
 
 def fit_clogit(X: np.ndarray, y: np.ndarray, mask: np.ndarray, wt: np.ndarray, l2: float = 1e-3) -> np.ndarray:
@@ -242,8 +192,7 @@ class Model:
     def scores(self, X: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
         S = np.zeros(X.shape[:2])
         for name, wt in self.w["features"].items():
-            j = FEATURES.index(name)
-            S += wt * (X[:, :, j] - self.w["mean"].get(name, 0.0)) / self.w["std"].get(name, 1.0)
+            S += wt * (column(name, X, FEATURES, mask) - self.w["mean"].get(name, 0.0)) / self.w["std"].get(name, 1.0)
         return S if mask is None else np.where(mask, S, -np.inf)
 
     def confidence(self, S: np.ndarray) -> np.ndarray:
@@ -258,15 +207,20 @@ def ece(conf: np.ndarray, correct: np.ndarray, bins: int = 10) -> float:
                      for b in range(bins) if (idx == b).any()))
 
 
+def design(X: np.ndarray, names: list[str], mask: np.ndarray) -> np.ndarray:
+    """(n, 5, len(names)): the named raw or derived features (scorer_extra.column)."""
+    return np.stack([column(n, X, FEATURES, mask) for n in names], axis=2)
+
+
 def fit_model(Xs: list[np.ndarray], ys: list[np.ndarray], masks: list[np.ndarray], wts: list[np.ndarray],
               names: list[str], about: str) -> dict:
     X, y, m = np.concatenate(Xs), np.concatenate(ys), np.concatenate(masks)
     wt = np.concatenate(wts)
-    cols = [FEATURES.index(n) for n in names]
-    flat = X[m][:, cols]
+    D = design(X, names, m)
+    flat = D[m]
     mu, sd = flat.mean(axis=0), flat.std(axis=0)
     sd = np.where(sd < 1e-6, 1.0, sd)               # constant in training: never amplify it later
-    Z = np.where(m[:, :, None], (X[:, :, cols] - mu) / sd, 0.0)
+    Z = np.where(m[:, :, None], (D - mu) / sd, 0.0)
     w = fit_clogit(Z, y, m, wt)
     a, b = fit_calib(Z @ w, y, m)
     r6 = lambda v: round(float(v), 6)  # noqa: E731
@@ -288,8 +242,13 @@ def main() -> None:
     ap.add_argument("--write", action="store_true")
     ap.add_argument("--max-videos", type=int, default=None, metavar="N", help="dry run on the first N videos")
     ap.add_argument("--cached-only", action="store_true", help="only videos whose caption vectors are cached")
+    ap.add_argument("--features", default="+sent", help="feature list: a candidate of bench/answerer_cv.py "
+                    "(chosen there by cross-validation on train)")
     ap.add_argument("--llm", type=int, default=0, metavar="N", help="SmolLM2 PMI on N train + N dev questions")
     args = ap.parse_args()
+    from answerer_cv import candidates  # late: answerer_cv imports this module
+    if args.features not in candidates():
+        sys.exit(f"--features {args.features!r} is no candidate of bench/answerer_cv.py: one of {list(candidates())}")
     if not (args.data / "val.csv").exists():
         sys.exit(f"NExT-QA val.csv not found under {args.data}: pass --data DIR (val.csv + captions_1fps.zip)")
     tr_seeds, ev_seeds = parse_seeds(args.gen_train), parse_seeds(args.gen_eval)
@@ -316,13 +275,16 @@ def main() -> None:
     about = ("OptionScorer weights fitted by bench/fit_answerer.py: conditional logit over standardised features "
              f"on NExT-QA train (split_of; all/top4/top8/top12) + generated seeds {args.gen_train} "
              f"(all/nav/noev, weight {args.gen_weight:g})")
+    names = candidates()[args.features]
+    about += f"; features: answerer_cv candidate {args.features!r}"
     models = {"before": Model(json.loads(args.baseline.read_text())) if args.baseline.exists() else None,
-              "refit base feats": Model(fit_model(*pool(args.gen_weight), BASE_FEATURES, about)),
-              "refit base, NExT-QA only": Model(fit_model(*pool(0.0), BASE_FEATURES, about)),
-              "refit all feats, NExT-QA only": Model(fit_model(*pool(0.0), FEATURES, about)),
-              "refit all feats (written)": Model(fit_model(*pool(args.gen_weight), FEATURES, about))}
+              "refit session-5 feats": Model(fit_model(*pool(args.gen_weight), BASE_FEATURES + COOC_FEATURES,
+                                                       about)),
+              f"refit {args.features}, NExT-QA only": Model(fit_model(*pool(0.0), names, about)),
+              WRITTEN: Model(fit_model(*pool(args.gen_weight), names, about))}
     models = {k: v for k, v in models.items() if v is not None}
-    single = {"qo_mean (MiniLM mean sim)": FEATURES.index("qo_mean"), "qo_max": FEATURES.index("qo_max")}
+    single = {"qo_mean (MiniLM mean sim)": FEATURES.index("qo_mean"), "qo_max": FEATURES.index("qo_max"),
+              "s_qo_max (per sentence)": FEATURES.index("s_qo_max")}
 
     acc = lambda S, yy: 100 * float((S.argmax(axis=1) == yy).mean())  # noqa: E731
     print("## NExT-QA dev accuracy (%), all dev questions\n")
@@ -376,9 +338,9 @@ def main() -> None:
                   f"| {100 * h.mean():.0f}% | {gacc} | {100 * (cx >= th).mean():.0f}% |")
     whole = fit_whole([F[c][tr] for c in CONDS], [y[tr]] * len(CONDS), fit_clogit, fit_calib,
                       f"whole-video model: {int(tr.sum())} NExT-QA train questions x {'/'.join(CONDS)}")
-    report_whole({k: models[k] for k in ("before", "refit all feats (written)") if k in models}, whole, F, y, dev,
+    report_whole({k: models[k] for k in ("before", WRITTEN) if k in models}, whole, F, y, dev,
                  [r["question"] for r in rows], acc, ece)
-    final = models["refit all feats (written)"].w
+    final = models[WRITTEN].w
     print("\nwritten weights (standardised features):\n" + "\n".join(f"  {n:14s} {v:+.3f}" for n, v in
           final["features"].items()) + f"\nconfidence = sigmoid({final['calib'][0]:.3f} * margin + "
           f"{final['calib'][1]:.3f})\nwhole-video model: {whole['features']}, calib {whole['calib']}")
@@ -386,7 +348,7 @@ def main() -> None:
         from answerer_llm import llm_features  # inspection only: the weights keep llm.weight 0
         llm_features(rows, np.flatnonzero(dev)[: args.llm], args.cache, args.data)
     if args.write:
-        m = models["refit all feats (written)"]
+        m = models[WRITTEN]
         final.update({"fitted_on": f"{int(tr.sum())} NExT-QA train questions + {len(g_tr)} generated questions "
                                    f"(seeds {args.gen_train}); dev {int(dev.sum())} questions",
                       "llm": {"weight": 0.0, "k": 4}, "whole_video": whole,  # calib_gap: set by hand, kept

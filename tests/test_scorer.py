@@ -15,6 +15,7 @@ from videonav.agent.scorer import (
     load_default_scorer,
     load_weights,
 )
+from videonav.agent.scorer_extra import column
 from videonav.agent.scorer_features import COOC_FEATURES, cooc_features, has_phrase, question_terms
 from videonav.tools.embed import HashingEmbedder
 
@@ -73,8 +74,10 @@ def test_evidence_raises_confidence():
 
 def test_weights_file_is_complete():
     w = load_weights()
-    assert set(w["features"]) <= set(FEATURES)
-    assert set(w["mean"]) == set(w["std"]) == set(FEATURES)
+    assert set(w["mean"]) == set(w["std"]) == set(w["features"])
+    x = np.zeros((1, 5, len(FEATURES)))
+    for name in w["features"]:  # raw or derived, every name resolves (scorer_extra.column)
+        assert column(name, x, FEATURES).shape == (1, 5)
     assert all(v > 0 for v in w["std"].values())
     a, _ = w["calib"]
     assert a > 0
