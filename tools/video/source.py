@@ -47,6 +47,8 @@ LAZY_LEAVES = 6
 """Leaves a lazy part's inspect captions: about one bottom-level part of a 1-hour tree (width 6)."""
 LAZY_READS = 3
 """Of those, how many captions the inspect shows (fewer when the caller's budget is lower)."""
+LAZY_NARROW = True
+"""Show only the captions naming a rare question word (at least one), so a miss costs one read."""
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset("a an and are at did do does in is of on or the to was were what which who with".split())
 
@@ -200,9 +202,14 @@ class VideoTreeSource(TreeSource):
         rank = sorted(range(len(leaves)), key=lambda i: (-own[i] - above[i], -above[i], leaves[i].start))
         picked = sorted((leaves[i].id for i in rank[:LAZY_LEAVES]), key=lambda i: self.tree.node(i).start)
         got = self.ensure(picked)
+        seen = [_words(h[0] + " " + h[1]) for h in hints]
+        rare = {w for w in words if 2 * sum(w in s for s in seen) <= len(seen)}  # in at most half the leaves
         idf = _idf(words, [n.caption or "" for n in got])
         show = max(1, min(limit or LAZY_READS, LAZY_READS))
         best = sorted(got, key=lambda n: (-_match(query, n.caption or "", idf), n.start))[:show]
+        if LAZY_NARROW:  # none names a rare question word: one read, the budget kept for another part
+            best = [n for n in best if rare & _words(n.caption or "") or _pairs(n.caption or "") & _pairs(query)
+                    ] or best[:1]
         lines = [TimedText(start=n.start, end=n.end, text=n.caption or "") for n in sorted(best, key=lambda n: n.start)]
         self.cost.inspect_seconds += time.perf_counter() - t0
         return Inspection(lines=lines, reads=len(lines))
