@@ -14,8 +14,10 @@ The raylet's two agents (the dashboard agent: metrics export, which a minimal Ra
 have anyway, and logs for the dashboard; the runtime-env agent: ``runtime_env`` set-ups) are
 Python processes importing Ray, ~0.6 CPU-s each, and the raylet registers only once both have
 written their port files: ~2 s on one core. A library run uses neither, so the lean head gives the
-raylet fixed agent ports (it waits for no port file) and :data:`STUB_AGENT`, an idle stand-in, as
-both agents' command (``VIDEONAV_RAY_AGENTS=1`` keeps the real ones, e.g. for a ``runtime_env``).
+raylet :data:`STUB_AGENT`, an idle stand-in, as both agents' command and writes the port files
+the agents would have written (metrics: -1, "not in use", as a minimal Ray's agent writes; the
+other two: free ports nothing listens on), so the raylet finds them at once
+(``VIDEONAV_RAY_AGENTS=1`` keeps the real ones, e.g. for a ``runtime_env``).
 Measured here (one core, other sessions' jobs running, the driver busy 0.8 CPU-s meanwhile, to
 the first task's result, which imports the indexer; 2 runs each): 3.6 s and 3.3 CPU-s with the
 agents, 2.3-2.4 s and 2.2 CPU-s without. A library run of the 4 short clips (start to stop; 3-6
@@ -35,7 +37,6 @@ joined as they are.
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import os
 import socket
@@ -80,31 +81,21 @@ def agents_skipped() -> bool:
     return os.environ.get(AGENTS_ENV, "0").strip().lower() in ("0", "false", "no", "off", "")
 
 
-def _free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
-def _raylet_command(command: list[str], listen_port: int, stub: bool) -> list[str]:
-    """The raylet's command line with its agents' ports fixed (so it waits for no port file) and,
-    with ``stub``, :data:`STUB_AGENT` in place of each agent."""
+def _raylet_command(command: list[str]) -> list[str]:
+    """The raylet's command line with :data:`STUB_AGENT` in place of each of its two agents."""
     line = subprocess.list2cmdline([sys.executable, "-S", "-c", STUB_AGENT, "RAY_RAYLET_PID"])
-    out = []
-    for arg in command:
-        flag = arg.split("=", 1)[0]
-        out.append(f"{flag}={line}" if stub and flag in AGENT_FLAGS else arg)
-    return [*out, f"--dashboard_agent_listen_port={listen_port}"]
+    return [f"{arg.split('=', 1)[0]}={line}" if arg.split("=", 1)[0] in AGENT_FLAGS else arg for arg in command]
 
 
 def start_head(num_cpus: int) -> Any:
-    """Start a head node of ``num_cpus`` CPUs without the monitor, log monitor and API server, whose
-    raylet waits for no agent.
+    """Start a head node of ``num_cpus`` CPUs without the monitor, log monitor and API server, and
+    (unless :func:`agents_skipped` says no) with idle stand-ins for the raylet's agents.
 
     Returns the node (``node.address`` is its GCS), or None where this Ray's internals differ (the
     caller then starts a plain ``ray.init`` cluster)."""
@@ -115,23 +106,35 @@ def start_head(num_cpus: int) -> Any:
         from ray._private.parameter import RayParams
     except ImportError:
         return None
-    fixed = "dashboard_agent_listen_port" in inspect.signature(services.start_raylet).parameters
-    metrics, export, listen, runtime_env = _free_ports(4)
-    stub = fixed and agents_skipped()
+    ports: dict[str, int] = {}
+    if agents_skipped():
+        try:  # the port files the agents would write: metrics not in use (-1), as a minimal agent says
+            from ray._raylet import (
+                DASHBOARD_AGENT_LISTEN_PORT_NAME,
+                METRICS_AGENT_PORT_NAME,
+                METRICS_EXPORT_PORT_NAME,
+                RUNTIME_ENV_AGENT_PORT_NAME,
+                persist_port,
+            )
+
+            ports = {METRICS_AGENT_PORT_NAME: -1, METRICS_EXPORT_PORT_NAME: -1,
+                     DASHBOARD_AGENT_LISTEN_PORT_NAME: _free_port(), RUNTIME_ENV_AGENT_PORT_NAME: _free_port()}
+        except ImportError:  # another Ray: its own agents, as they are
+            ports = {}
 
     class _Head(Node):  # type: ignore[misc, valid-type]
         def start_api_server(self, *args: Any, **kwargs: Any) -> None:
             """No API server: nothing of a batch run asks it anything (dashboard, jobs, usage stats)."""
 
         def start_raylet(self, *args: Any, **kwargs: Any) -> None:
-            if not fixed:
+            if not ports:
                 return super().start_raylet(*args, **kwargs)
+            for name, port in ports.items():  # written before the raylet looks for them
+                persist_port(self._session_dir, self._node_id, name, port)
             start = services.start_ray_process
 
             def raylet_process(command: list[str], process_type: str, *a: Any, **k: Any) -> Any:
-                if process_type == "raylet":
-                    command = _raylet_command(command, listen, stub)
-                return start(command, process_type, *a, **k)
+                return start(_raylet_command(command) if process_type == "raylet" else command, process_type, *a, **k)
 
             with _PATCH:  # services' own name, for this one call (the head thread's, before any driver)
                 services.start_ray_process = raylet_process
@@ -141,10 +144,8 @@ def start_head(num_cpus: int) -> Any:
                     services.start_ray_process = start
 
     try:
-        ports = dict(metrics_agent_port=metrics, metrics_export_port=export, dashboard_agent_listen_port=listen,
-                     runtime_env_agent_port=runtime_env) if fixed else {}
         params = RayParams(num_cpus=num_cpus, include_dashboard=False, include_log_monitor=False,
-                           no_monitor=True, **ports)
+                           no_monitor=True)
         return _Head(params, head=True, shutdown_at_exit=False, spawn_reaper=True)
     except (TypeError, AttributeError, ValueError):  # another Ray's internals: start it the public way
         return None

@@ -72,6 +72,9 @@ def test_lean_head_runs_without_monitor_log_monitor_api_server_and_outlives_its_
         assert "raylet" in procs and "gcs_server" in procs, procs
         assert not [d for d in SKIPPED_DAEMONS + RAY_AGENTS if d in procs], procs
         assert len(_stand_ins()) == 2, procs
+        session = Path(ray._private.worker.global_worker.node.get_session_dir_path())  # type: ignore[attr-defined]
+        metrics = [f.read_text().strip() for f in session.glob("metrics_agent_port_*")]
+        assert metrics == ["-1"], metrics  # the stand-ins' port files: metrics not in use
     finally:
         stop(ray, cluster)
     assert not ray.is_initialized()
@@ -98,16 +101,15 @@ def test_ray_agents_kept_on_request(monkeypatch: pytest.MonkeyPatch) -> None:
         stop(ray, cluster)
 
 
-def test_the_raylet_gets_fixed_agent_ports_and_stand_ins() -> None:
+def test_the_raylet_gets_agent_stand_ins() -> None:
     from videonav.agent.ray_cluster import STUB_AGENT, _raylet_command
 
     cmd = ["raylet", "--dashboard_agent_command=python agent.py --x=1", "--runtime_env_agent_command=python main.py",
            "--node_id=abc"]
-    out = _raylet_command(cmd, 4321, stub=True)
-    assert out[0] == "raylet" and out[3] == "--node_id=abc" and out[-1] == "--dashboard_agent_listen_port=4321"
+    out = _raylet_command(cmd)
+    assert len(out) == 4 and out[0] == "raylet" and out[3] == "--node_id=abc"
     assert out[1].startswith("--dashboard_agent_command=") and out[2].startswith("--runtime_env_agent_command=")
     assert all(STUB_AGENT in a for a in out[1:3]) and "agent.py" not in " ".join(out)
-    assert _raylet_command(cmd, 4321, stub=False) == [*cmd, "--dashboard_agent_listen_port=4321"]
 
 
 @pytest.mark.parametrize("raylet", ["parent", "gone"])
