@@ -52,10 +52,11 @@ AGENTS_ENV = "VIDEONAV_RAY_AGENTS"
 QUIET: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
 AGENT_FLAGS = ("--dashboard_agent_command", "--runtime_env_agent_command")
 STUB_AGENT = ("import os,sys,time;p=int(os.environ.get(sys.argv[1],os.getppid()));"
-              "any(iter(lambda:time.sleep(1)or(os.getppid()!=p),True))")
+              "any(iter(lambda:time.sleep(1)or(os.getppid()!=p)or(p<=1),True))")
 """An idle stand-in for one of the raylet's agents: ~20 ms of CPU to start (no Ray import), wakes
 once a second and exits within a second of its raylet (the raylet stops a lean head's whole run if
-an agent exits, so it stays until then)."""
+an agent exits, so it stays until then), or at once if it was orphaned before it looked (its
+parent already pid 1)."""
 _PATCH = threading.Lock()
 
 

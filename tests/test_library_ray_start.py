@@ -112,16 +112,26 @@ def test_the_raylet_gets_agent_stand_ins() -> None:
     assert all(STUB_AGENT in a for a in out[1:3]) and "agent.py" not in " ".join(out)
 
 
-@pytest.mark.parametrize("raylet", ["parent", "gone"])
+@pytest.mark.parametrize("raylet", ["parent", "gone", "orphaned"])
 def test_an_agent_stand_in_exits_soon_after_its_raylet(raylet: str) -> None:
-    """Its parent exits at once (``parent``), or the raylet it was started for is already gone
-    (``gone``: the pid in RAY_RAYLET_PID is not its parent): either way it exits within seconds."""
+    """Its parent exits at once (``parent``), the raylet it was started for is already gone
+    (``gone``: the pid in RAY_RAYLET_PID is not its parent), or it was orphaned before it looked
+    (``orphaned``: no RAY_RAYLET_PID and its parent is pid 1): it exits within seconds."""
     import os
     import subprocess
     import sys
 
     from videonav.agent.ray_cluster import STUB_AGENT
 
+    if raylet == "orphaned":
+        env = {k: v for k, v in os.environ.items() if k != "RAY_RAYLET_PID"}
+        code = f"import os\nos.getppid = lambda: 1\nexec({STUB_AGENT!r})"
+        stub = subprocess.Popen([sys.executable, "-S", "-c", code, "RAY_RAYLET_PID"], env=env)
+        try:
+            assert stub.wait(timeout=10) == 0
+        finally:
+            stub.kill()  # one that never exits must not outlive the test
+        return
     if raylet == "gone":
         stub = subprocess.Popen([sys.executable, "-S", "-c", STUB_AGENT, "RAY_RAYLET_PID"],
                                 env={**os.environ, "RAY_RAYLET_PID": "1"})
