@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from videonav.agent.extract_text import _STOP, Unit, _terms, _words, question_terms, stem
 from videonav.agent.observe import Read
@@ -31,6 +32,9 @@ from videonav.agent.sections import headings
 from videonav.agent.time_anchor import anchored, edge_of, point, window
 from videonav.memory.timefmt import clock
 from videonav.tools.digest import SECTION_WORDS
+
+if TYPE_CHECKING:
+    from videonav.agent.extract import Extracted
 
 #: shape words a caption may use (the closed class "what shape" asks for)
 SHAPES = frozenset("circle square triangle star hexagon pentagon octagon rectangle oval ellipse diamond heart "
@@ -103,21 +107,21 @@ def _coverage(qterms: set[str], units: Sequence[Unit], unit_terms: Sequence[set[
     return [sum(w for t, w in idf.items() if t in ts) / total for ts in unit_terms]
 
 
-def _extracted(text: str, conf: float, reads: Sequence[Read], unit: Unit | None, how: str = "extractive"):
+def _extracted(text: str, conf: float, reads: Sequence[Read], unit: Unit | None) -> Extracted:
     from videonav.agent.extract import Extracted
 
     r = reads[unit.read] if unit is not None else None
     cited = [r.node_id] if r is not None and r.node_id else []
-    return Extracted(text, round(max(0.0, min(1.0, conf)), 4), r, unit.text if unit else "", how, cited=cited)
+    return Extracted(text, round(max(0.0, min(1.0, conf)), 4), r, unit.text if unit else "", cited=cited)
 
 
-def _not_found(conf: float = 0.05):
+def _not_found(conf: float = 0.05) -> Extracted:
     from videonav.agent.extract import NOT_FOUND, Extracted
 
     return Extracted(NOT_FOUND, conf, how="not-found")
 
 
-def _when(question: str, reads: Sequence[Read], units: Sequence[Unit], unit_terms: Sequence[set[str]]):
+def _when(question: str, reads: Sequence[Read], units: Sequence[Unit], unit_terms: Sequence[set[str]]) -> Extracted:
     qterms = {t for t in question_terms(question)[0] if stem(t) not in _WHEN_NOISE}
     cov = _coverage(qterms, units, unit_terms, _exact(question))
     if not units or max(cov, default=0.0) <= 0.0:
@@ -131,7 +135,7 @@ def _when(question: str, reads: Sequence[Read], units: Sequence[Unit], unit_term
     return _extracted(_when_text(r), cov[k] * (0.3 + 0.7 * precision), reads, units[k])
 
 
-def _count(question: str, reads: Sequence[Read], units: Sequence[Unit], skip: frozenset[int]):
+def _count(question: str, reads: Sequence[Read], units: Sequence[Unit], skip: frozenset[int]) -> Extracted:
     m = _COUNT.search(question)
     assert m is not None
     word = m.group(1).lower()
@@ -144,10 +148,10 @@ def _count(question: str, reads: Sequence[Read], units: Sequence[Unit], skip: fr
     widest = max(_span(reads[h.read]) for h in heads) / max(hi - lo, 1e-6)
     complete = numbers == list(range(1, numbers[-1] + 1))
     conf = (0.5 + 0.4 * widest) * (1.0 if complete else 0.6)
-    return _extracted(str(len(numbers) if not complete else numbers[-1]), conf, reads, units[heads[0].first])
+    return _extracted(str(len(numbers)), conf, reads, units[heads[0].first])
 
 
-def _overview(reads: Sequence[Read], units: Sequence[Unit], skip: frozenset[int]):
+def _overview(reads: Sequence[Read], units: Sequence[Unit], skip: frozenset[int]) -> Extracted:
     topics: dict[int, str] = {}
     first: dict[int, Unit] = {}
     for h in headings(units, skip):
@@ -169,7 +173,7 @@ def _overview(reads: Sequence[Read], units: Sequence[Unit], skip: frozenset[int]
     return _extracted(text[:300], 0.4, reads, own[0])
 
 
-def _describe(question: str, reads: Sequence[Read]):
+def _describe(question: str, reads: Sequence[Read]) -> Extracted:
     """What was read at the moment asked about (the planner hands over only the reads inside
     the question's window, agent/time_anchor.py): the narrowest read that holds that moment
     (the end of the video: its last moment), whole."""
@@ -192,7 +196,7 @@ def _describe(question: str, reads: Sequence[Read]):
     return _extracted(r.text[:300], 0.3 + 0.6 * precision, reads, own[0] if own else None)
 
 
-def _said(question: str, reads: Sequence[Read], units: Sequence[Unit], unit_terms: Sequence[set[str]]):
+def _said(question: str, reads: Sequence[Read], units: Sequence[Unit], unit_terms: Sequence[set[str]]) -> Extracted:
     qterms = {t for t in question_terms(question)[0] if t not in {"say", "said", "narrator", "speaker", "mention",
                                                                    "talk", "tell", "told", "explain", "announce"}}
     quoted = {i: set(re.findall(r'"([^"]+)"', r.text)) for i, r in enumerate(reads)}
@@ -231,7 +235,7 @@ def _said(question: str, reads: Sequence[Read], units: Sequence[Unit], unit_term
 
 
 def _closed(question: str, vocab: Callable[[str], str | None], reads: Sequence[Read], units: Sequence[Unit],
-            unit_terms: Sequence[set[str]]):
+            unit_terms: Sequence[set[str]]) -> Extracted:
     """The class word (a shape, a colour) in the unit that best matches the question; the
     question's own class words ("the red slide") are what is known, not the answer."""
     own = {w.lower() for w in _words(question)}
@@ -266,7 +270,8 @@ def _colour(text: str) -> str | None:
     return " ".join(ws[-2:]) if len(ws) == 2 and ws[0] in ("dark", "light", "pale", "bright") else ws[-1]
 
 
-def answer(question: str, reads: Sequence[Read], units: Sequence[Unit], skip: frozenset[int] = frozenset()):
+def answer(question: str, reads: Sequence[Read], units: Sequence[Unit],
+           skip: frozenset[int] = frozenset()) -> Extracted | None:
     """The answer for a question of a :func:`kind`, or None to let the span reader answer."""
     k = kind(question)
     if k is None:
