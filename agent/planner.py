@@ -46,16 +46,6 @@ _OPTION_PULL = 0.3
 _KIND_BIAS = {"expand": 0.0, "inspect_leaf": 0.0, "inspect_part": -0.05, "search": -0.08}
 
 
-def _free_question(ep: Episode) -> str:
-    """The question the free-text reader reads: "in the eighth chapter" named by its heading."""
-    return named_question(ep.question, ep.tree)
-
-
-def _anchored_reads(ep: Episode) -> list[Read]:
-    """What the free-text reader answers from: the reads inside the question's time window, if it names one."""
-    return within(ep.reads, tree_window(ep.question, ep.tree))
-
-
 @dataclass
 class Context:
     """What one ``ask`` threads through the graph: the source, its episode, the pending turn."""
@@ -85,6 +75,7 @@ class Planner:
         self.tools = tool_schemas()
         self._can_score = True
         self._memo: tuple[Episode, int, tuple[np.ndarray, float]] | None = None
+        self._anchor_memo: tuple[Episode, int, tuple[Any, str, list[Read]]] | None = None
         g = StateGraph(State, context_schema=Context)
         g.add_node("decide", self._decide)
         g.add_node("act", self._act)
@@ -174,7 +165,7 @@ class Planner:
         guided = self.cfg.planner.prior == "embedding"
         if guided and ep.options and whole_video(ep.question):  # read the whole video evenly: level by level
             sims = {nid: -0.1 * tree.node(nid).level for nid in caps}
-        win = tree_window(ep.question, tree) if guided else None
+        win = self._anchor(ep)[0] if guided else None
         if win is not None:  # "at 07:00", "in the last chapter": go where the question points
             sims = {nid: v + self.cfg.planner.time_pull * overlap((tree.node(nid).start, tree.node(nid).end), win)
                     for nid, v in sims.items()}
@@ -250,7 +241,19 @@ class Planner:
         if got is not None:
             ep.confidence = got[1]
         elif not ep.options:  # free text halts on the extractive reader's confidence, as options do on the scorer's
-            ep.confidence = float(extract(_free_question(ep), _anchored_reads(ep), self.embedder).confidence)
+            _, question, reads = self._anchor(ep)
+            ep.confidence = float(extract(question, reads, self.embedder).confidence)
+
+    def _anchor(self, ep: Episode) -> tuple[tuple[float, float] | None, str, list[Read]]:
+        """The time the question names (agent/time_anchor.py), the question as the free-text reader
+        reads it ("in the eighth chapter" named by its heading) and the reads inside that time;
+        computed once per set of reads (the prior, the halting check and the answer all ask)."""
+        memo = self._anchor_memo
+        if memo is None or memo[0] is not ep or memo[1] != len(ep.reads):
+            win = tree_window(ep.question, ep.tree)
+            memo = self._anchor_memo = (ep, len(ep.reads), (win, named_question(ep.question, ep.tree),
+                                                           within(ep.reads, win)))
+        return memo[2]
 
     def _current_letter(self, ep: Episode) -> str:
         s = self._scores(ep)
@@ -301,8 +304,8 @@ class Planner:
         t = time.perf_counter()
         large = self.llm is not None and self.cfg.planner.backend in LARGE_BACKENDS
         generated = ep.answer.answer if ep.answer is not None else None
-        free = free_answer(_free_question(ep), _anchored_reads(ep), self.embedder, self.llm if large else None,
-                           generated)
+        _, question, reads = self._anchor(ep)
+        free = free_answer(question, reads, self.embedder, self.llm if large else None, generated)
         ep.cost.prompt_tokens += free.prompt_tokens
         ep.cost.completion_tokens += free.completion_tokens
         ep.cost.llm_seconds += time.perf_counter() - t if free.prompt_tokens else 0.0

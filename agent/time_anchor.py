@@ -13,9 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from videonav.agent.extract_text import units_of
 from videonav.agent.observe import Read
+from videonav.agent.sections import headings
 from videonav.memory.tree import CaptionTree
-from videonav.tools.digest import SECTION_WORDS, is_heading, parse_fields
+from videonav.tools.digest import SECTION_WORDS
 
 _CLOCK = re.compile(r"\b(?:at|around|near|about|by|from)\s+(?:the\s+)?(?:(\d{1,2}):)?(\d{1,2}):([0-5]\d)\b", re.I)
 _MINUTE = re.compile(r"\b(?:at|around|near|about)\s+(?:the\s+)?(?:minute\s+(\d+)|(\d+(?:\.\d+)?)\s+min(?:ute)?s?\b)",
@@ -104,11 +106,8 @@ def titled_sections(tree: CaptionTree) -> list[tuple[float, float, str]]:
         return []
     found: dict[int, tuple[float, str]] = {}
     for leaf in sorted((n for n in tree.nodes() if tree.is_leaf(n.id)), key=lambda n: n.start):
-        for f in parse_fields(leaf.caption or ""):
-            words = f.text.split("|")[0].split()
-            if is_heading(f) and len(words) > 1 and words[1].strip(":.-").isdigit():
-                topic = " ".join(words[2:]) or (f.text.split("|")[1].strip() if "|" in f.text else "")
-                found.setdefault(int(words[1].strip(":.-")), (leaf.start, topic))
+        for h in headings(units_of(leaf.caption or "")):  # the reader's own heading parser
+            found.setdefault(h.number, (leaf.start, h.topic))
     order = sorted(found)
     times = [found[k][0] for k in order]
     # a missing first card (chapter 1 unread) still leaves chapter 1 as what comes before card 2
