@@ -110,8 +110,17 @@ def main() -> int:
     rows: list[dict] = []
     rng = random.Random(args.seed)
     t0 = time.perf_counter()
-    for path in args.videos.split(","):
-        video = Path(path)
+    videos = [Path(p) for p in args.videos.split(",")]
+    if not Path(args.store).is_file():
+        print(f"{args.store}: no such store; index the videos first (videonav index VIDEO --store S)", file=sys.stderr)
+        return 2
+    for video in videos:
+        ev = video.with_name(video.name.replace(".mp4", ".events.json"))
+        if not video.is_file() or not ev.is_file():
+            print(f"{video}: needs the video and its {ev.name} beside it (demos/make_sample_video.py writes both)",
+                  file=sys.stderr)
+            return 2
+    for video in videos:
         events = json.loads(video.with_name(video.name.replace(".mp4", ".events.json")).read_text())
         items = questions(events, args.per_kind, rng)
         with Video.open(video, store=store, overrides=["planner.backend=none"]) as v:
