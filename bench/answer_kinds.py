@@ -104,22 +104,22 @@ def main() -> int:
     args = ap.parse_args()
     from videonav.agent.api import Video
 
-    tmp = Path(tempfile.mkdtemp(prefix="answer-kinds-"))
-    store = tmp / "store.sqlite"
-    shutil.copy(args.store, store)
-    rows: list[dict] = []
-    rng = random.Random(args.seed)
-    t0 = time.perf_counter()
     videos = [Path(p) for p in args.videos.split(",")]
-    if not Path(args.store).is_file():
-        print(f"{args.store}: no such store; index the videos first (videonav index VIDEO --store S)", file=sys.stderr)
-        return 2
     for video in videos:
         ev = video.with_name(video.name.replace(".mp4", ".events.json"))
         if not video.is_file() or not ev.is_file():
             print(f"{video}: needs the video and its {ev.name} beside it (demos/make_sample_video.py writes both)",
                   file=sys.stderr)
             return 2
+    if not Path(args.store).is_file():
+        print(f"{args.store}: no such store; index the videos first (videonav index VIDEO --store S)", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="answer-kinds-"))
+    store = tmp / "store.sqlite"
+    shutil.copy(args.store, store)
+    rows: list[dict] = []
+    rng = random.Random(args.seed)
+    t0 = time.perf_counter()
     for video in videos:
         events = json.loads(video.with_name(video.name.replace(".mp4", ".events.json")).read_text())
         items = questions(events, args.per_kind, rng)
