@@ -97,8 +97,11 @@ def test_scst_step_runs_and_changes_weights(tiny_lm: Path, tmp_path: Path) -> No
         calls.append(len(sampled))
         return [1.0 if i % 2 == 0 else -1.0 for i in range(len(sampled))]
 
-    rl = train_scst(cfg, log=lambda m: None, rewards=alternate)
+    probed = cfg.model_copy(update={"rl": cfg.rl.model_copy(update={"probe_clips": 2})})
+    rl = train_scst(probed, log=lambda m: None, rewards=alternate)
     assert len(calls) == 2 and all(h["reward"] == 0.0 for h in rl["history"])
+    # the training-clip probe: before the first step and at every save step (save_steps 2)
+    assert "probe_start" in rl["history"][0] and "probe_cider" in rl["history"][1]
     a, b = _weights(Path(sft["model_dir"])), _weights(Path(rl["model_dir"]))
     assert any(not torch.equal(a[k], b[k]) for k in a)
     with pytest.raises(ValueError, match="captioner-sft"):

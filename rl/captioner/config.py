@@ -63,6 +63,9 @@ class RLConfig(_Strict):
                                 "head then keeps reading the tokens it was trained on)")
     use_head: bool = Field(True, description="when the start model ships an attribute head, the reward scores "
                            "the captions after the head's corrections (what indexing writes)")
+    probe_clips: int = Field(0, ge=0, description="every train.save_steps steps (and before the first): mean "
+                             "greedy CIDEr-D, after the head, of this many fixed training clips (a less noisy "
+                             "trend than one step's two clips; 0 = off)")
 
 
 class AuxConfig(_Strict):

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from videonav.rl.captioner import batch as B
+from videonav.rl.captioner import scst as S
 from videonav.rl.captioner.config import CaptionerRunConfig, DataConfig
 from videonav.rl.captioner.data import Pair, attach_ocr, load_caption_dataset, sample_pairs
 from videonav.rl.captioner.model import build_captioner, load_captioner, save_captioner
@@ -179,7 +180,10 @@ def _run(kind: str, cfg: CaptionerRunConfig, resume: bool, log: Log,
         head.to(cfg.train.device).train()
     opt = _optimizer(model, cfg, head)
     if ck is not None and (ck / "optimizer.pt").is_file():
+        lrs = [g["lr"] for g in opt.param_groups]
         opt.load_state_dict(torch.load(ck / "optimizer.pt", weights_only=True))
+        for g, lr in zip(opt.param_groups, lrs, strict=True):  # the config's rates, not the saved ones
+            g["lr"] = lr
     if items is None:
         items = encode_pairs(processor, cfg, pairs_for(cfg.data, "train", cfg.model.frames), targets=kind == "sft")
     if not items:
@@ -289,28 +293,6 @@ def train_sft(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
     return _run("sft", cfg, resume, log, step, start, items, get_head)
 
 
-def _sequence_logprobs(model: Any, processor: Any, chunk: list[B.Encoded], ids: Any, width: int,
-                       cfg: CaptionerRunConfig) -> tuple[Any, Any]:
-    """Sum of log-probs of each sampled continuation (up to its eos) and the token counts."""
-    import torch
-
-    tok = processor.tokenizer
-    items = []
-    for i, e in enumerate(chunk):
-        new = ids[i, width:]
-        stop = (new == tok.eos_token_id).nonzero()
-        new = new[: int(stop[0]) + 1] if len(stop) else new
-        items.append(B.Encoded(e.clip_id, e.prompt_ids, e.pixel_values, e.pixel_mask, new.cpu(), e.refs))
-    b = {k: v.to(cfg.train.device) for k, v in B.collate(items, tok.pad_token_id).items()}
-    b["pixel_values"] = b["pixel_values"].to(model.dtype)
-    with _autocast(cfg):
-        logits = model(**B._model_inputs(model, b, cfg.model)).logits[:, :-1].float()
-    labels = b["labels"][:, 1:]
-    mask = labels != -100
-    lp = torch.log_softmax(logits, -1).gather(-1, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return (lp * mask).sum(1), mask.sum(1).clamp(min=1)
-
-
 Rewards = Callable[[list[str], list[str], list[list[str]]], list[float]]
 
 
@@ -337,25 +319,40 @@ def train_scst(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
         pred.head.requires_grad_(False)
         log(f"[rl] rewards on head-corrected captions ({init}/{HEAD_FILE}, threshold {pred.threshold:g})")
 
+    calls = [0]
+    probe: list[B.Encoded] = []
+
+    def probe_cider(model: Any, processor: Any) -> float:
+        return S.probe_cider(model, processor, probe, cfg, cider, pred, lambda: _autocast(cfg))
+
     def step(model: Any, processor: Any, chunk: list[B.Encoded], opt: Any) -> dict[str, float]:
+        extra = {"probe_start": probe_cider(model, processor)} if probe and calls[0] == 0 else {}
+        # each clip's tower pass and prompt prefill run once (videonav.rl.captioner.scst)
+        tok = processor.tokenizer
+        vision = [p for n, p in model.named_parameters() if "vision_model" in n or "connector" in n]
         if cfg.rl.freeze_vision:
-            for n, p in model.named_parameters():
-                if "vision_model" in n or "connector" in n:
-                    p.requires_grad_(False)
+            for p in vision:
+                p.requires_grad_(False)
         model.eval()
+        b = {k_: v.to(cfg.train.device) for k_, v in B.collate(chunk, tok.pad_token_id, with_target=False).items()}
         with _autocast(cfg):
-            greedy, _, _ = B.generate(model, processor, chunk, cfg.model, max_new_tokens=cfg.train.max_new_tokens)
-            sampled, ids, width = B.generate(model, processor, chunk, cfg.model, sample=True,
-                                             temperature=cfg.rl.temperature,
-                                             max_new_tokens=cfg.train.max_new_tokens, num_return_sequences=k)
+            with torch.set_grad_enabled(any(p.requires_grad for p in vision)):
+                tokens = S.clip_tokens(model, b)
+            states = S.image_states(tokens, b["pixel_values"].shape[1], cfg.model)
+            with torch.inference_mode():
+                emb = S.prompt_embeds(model, b["input_ids"], states.detach())
+            g_ids, ids = S.decode(model, emb, b["attention_mask"], k, cfg.train.max_new_tokens,
+                                  cfg.rl.temperature, tok.eos_token_id, tok.pad_token_id)
+            greedy, sampled = S.texts(tok, g_ids), S.texts(tok, ids)
             if pred is not None:
-                greedy, sampled = with_head(pred, model, processor, chunk, greedy, sampled,
-                                            device=cfg.train.device)
+                greedy, sampled = S.with_head_tokens(pred, tokens, chunk, greedy, sampled)
         model.train()
         rep = [e for e in chunk for _ in range(k)]
         adv = (rewards or (lambda s, g, r: scst_rewards(s, g, r, cider)))(
             sampled, [g for g in greedy for _ in range(k)], [e.refs for e in rep])
-        lp, n = _sequence_logprobs(model, processor, rep, ids, width, cfg)
+        with _autocast(cfg):
+            lp, n = S.sample_logprobs(model, S.prompt_embeds(model, b["input_ids"], states), b["attention_mask"],
+                                      ids, k, tok.eos_token_id)
         a = torch.tensor(adv, dtype=lp.dtype, device=lp.device)
         loss = -(a * lp / n).mean()
         loss.backward()
@@ -363,7 +360,10 @@ def train_scst(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
         opt.step()
         opt.zero_grad(set_to_none=True)
         base = sum(cider.score(g, e.refs) for g, e in zip(greedy, chunk, strict=True)) / len(chunk)
-        return {"loss": float(loss.detach()), "reward": sum(adv) / len(adv), "greedy_cider": base}
+        calls[0] += 1
+        if probe and calls[0] % cfg.train.save_steps == 0:
+            extra["probe_cider"] = probe_cider(model, processor)
+        return {"loss": float(loss.detach()), "reward": sum(adv) / len(adv), "greedy_cider": base, **extra}
 
     def start() -> tuple[Any, Any]:
         model, processor, _ = load_captioner(init)
@@ -372,6 +372,8 @@ def train_scst(cfg: CaptionerRunConfig, resume: bool = False, log: Log = print,
     if items is None:
         _, processor, _ = load_captioner(init)
         items = encode_pairs(processor, cfg, train_pairs, targets=False)
+    if cfg.rl.probe_clips:  # spread over the training seeds; the same clips at every probe
+        probe.extend(items[:: max(1, len(items) // cfg.rl.probe_clips)][:cfg.rl.probe_clips])
     return _run("rl", cfg, resume, log, step, start, items, (lambda _m: pred.head) if pred is not None else None)
 
 
