@@ -196,6 +196,64 @@ def moment_variants(ms: list[dict[str, Any]]) -> list[tuple[str, float, float]]:
                 ("span: same, hybrid (fused list)", *_moment_r1(ms, hyb, lambda q: [hyb(q)], n)),
                 ("span: same, hybrid (dense or lexical list)", *_moment_r1(ms, hyb, lambda q: [q["dense"], lex(q)],
                                                                              n))]
+    return out + session7_moment_variants(ms, dense, hyb)
+
+
+def _leaf_bm25(q: dict[str, Any], k1: float, b: float) -> np.ndarray:
+    """The shipped within-video BM25 (search_local.score) recomputed from the cached leaf term counts."""
+    f = np.array([[d.get(t, 0) for t in q["terms"]] for d in q["tf"]], float).reshape(len(q["tf"]), -1)
+    length = np.array([sum(d.values()) for d in q["tf"]], float)
+    n, c = len(length), (f > 0).sum(0)
+    idf = np.log(1 + (n - c + 0.5) / (c + 0.5)) * (c > 0)
+    return (idf * f * (k1 + 1) / (f + k1 * (1 - b + b * length[:, None] / (length.mean() or 1.0)))).sum(1)
+
+
+def _dirichlet(q: dict[str, Any], mu: float) -> np.ndarray:
+    """Query likelihood with Dirichlet smoothing, the video's leaves as the collection."""
+    f = np.array([[d.get(t, 0) for t in q["terms"]] for d in q["tf"]], float).reshape(len(q["tf"]), -1)
+    length = np.array([sum(d.values()) for d in q["tf"]], float)
+    pc = f.sum(0) / max(1.0, length.sum())
+    keep = pc > 0
+    s = np.log((f[:, keep] + mu * pc[keep]) / (length[:, None] + mu)).sum(1)
+    return s - s.min() + 1e-9 if keep.any() else np.zeros(len(length))
+
+
+def _smooth(q: dict[str, Any], s: np.ndarray, a: float) -> np.ndarray:
+    """Each leaf's score plus ``a`` x the mean of its time-adjacent leaves' scores."""
+    o = np.argsort([sp[0] for sp in q["spans"]], kind="stable")
+    x = np.asarray(s, float)[o]
+    nb, cnt = np.zeros_like(x), np.zeros_like(x)
+    nb[1:] += x[:-1]
+    cnt[1:] += 1
+    nb[:-1] += x[1:]
+    cnt[:-1] += 1
+    out = np.empty_like(x)
+    out[o] = x + a * nb / np.maximum(cnt, 1)
+    return out
+
+
+def session7_moment_variants(ms: list[dict[str, Any]], dense: Callable[[dict[str, Any]], np.ndarray],
+                             hyb: Callable[[dict[str, Any]], np.ndarray]) -> list[tuple[str, float, float]]:
+    """Session 7 (bench/results/retrieval.txt): lexical scoring, agreement and smoothing, all rejected on fit."""
+    def fused(lexf: Callable[[dict[str, Any]], np.ndarray]) -> Callable[[dict[str, Any]], np.ndarray]:
+        return lambda q: _rrf(q["dense"]) + _rrf(lexf(q), lexf(q) > 0)
+    out = []
+    for k1, b in ((3.0, 0.0), (3.0, 1.0), (0.8, 0.0)):
+        out += [(f"s7 lexical BM25 k1 {k1} b {b}", *_moment_r1(ms, lambda q, k1=k1, b=b: _leaf_bm25(q, k1, b))),
+                ("s7   same, hybrid", *_moment_r1(ms, fused(lambda q, k1=k1, b=b: _leaf_bm25(q, k1, b))))]
+    for mu in (50.0, 500.0):
+        out += [(f"s7 lexical query likelihood (Dirichlet mu {mu:g})",
+                 *_moment_r1(ms, lambda q, mu=mu: _dirichlet(q, mu))),
+                ("s7   same, hybrid", *_moment_r1(ms, fused(lambda q, mu=mu: _dirichlet(q, mu))))]
+    def agree(q: dict[str, Any], k: int = 2) -> np.ndarray:  # both lists rank the leaf in their top k
+        both = (_rank(q["dense"]) < k) & (_rank(q["lex"]) < k) & (q["lex"] > 0)
+        return hyb(q) + 0.05 * both
+    out.append(("s7 hybrid + bonus when dense and lexical both rank the leaf top 2", *_moment_r1(ms, agree)))
+    for a in (0.25, 0.5):
+        out += [(f"s7 time-adjacent smoothing a {a}: dense", *_moment_r1(ms, lambda q, a=a: _smooth(q, dense(q), a))),
+                ("s7   same, lexical", *_moment_r1(ms, lambda q, a=a: _smooth(q, q["lex"], a))),
+                ("s7   same, hybrid (each list smoothed, then RRF)", *_moment_r1(
+                    ms, lambda q, a=a: _rrf(_smooth(q, q["dense"], a)) + _rrf(_smooth(q, q["lex"], a), q["lex"] > 0)))]
     return out
 
 
