@@ -25,9 +25,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from videonav.agent.colours import COLOURS, SHAPES, colour_misses, tokens
 from videonav.agent.extract_text import _STOP, Unit, _terms, _words, question_terms, stem
 from videonav.agent.observe import Read
-from videonav.agent.scorer_features import COLOURS
 from videonav.agent.sections import headings
 from videonav.agent.time_anchor import anchored, edge_of, point, window
 from videonav.memory.timefmt import clock
@@ -36,9 +36,6 @@ from videonav.tools.digest import SECTION_WORDS
 if TYPE_CHECKING:
     from videonav.agent.extract import Extracted
 
-#: shape words a caption may use (the closed class "what shape" asks for)
-SHAPES = frozenset("circle square triangle star hexagon pentagon octagon rectangle oval ellipse diamond heart "
-                   "cross arrow ring cube sphere cone cylinder".split())
 _WHEN = re.compile(r"^\s*(?:when\b|at\s+what\s+(?:time|point|moment|minute)\b|what\s+time\b)", re.I)
 _COUNT = re.compile(rf"\bhow\s+many\s+({SECTION_WORDS})s?\b", re.I)
 _OVERVIEW = re.compile(
@@ -278,7 +275,9 @@ def answer(question: str, reads: Sequence[Read], units: Sequence[Unit],
         return None
     if not units:
         return _not_found(0.02)
-    unit_terms = [_terms(u.text) for u in units]
+    # "the white slide": a unit saying "a white triangle on a grey slide" holds white as the
+    # triangle's ink, not the slide's colour (scorer_features.colour_misses)
+    unit_terms = [_terms(u.text) - {stem(c) for c in colour_misses(question, tokens(u.text))} for u in units]
     if k == "when":
         return _when(question, reads, units, unit_terms)
     if k == "count":

@@ -33,7 +33,7 @@ from videonav.agent.llm.base import LLM
 from videonav.agent.observe import Read, cite
 from videonav.agent.result import AskResult, Span
 from videonav.agent.scorer import answer_scores
-from videonav.agent.scorer_features import whole_video
+from videonav.agent.scorer_features import unread_phrases, whole_video
 from videonav.agent.time_anchor import named_question, overlap, tree_window, within
 from videonav.memory.source import TreeSource
 from videonav.tools.embed import Embedder
@@ -44,6 +44,9 @@ from videonav.tools.speech.choose import spoken_reads
 # when nothing on the frontier looks relevant.
 _OPTION_PULL = 0.3
 _KIND_BIAS = {"expand": 0.0, "inspect_leaf": 0.0, "inspect_part": -0.05, "search": -0.08}
+# ... except when the question names something exact (a title, a number, a colour) that nothing
+# read so far says: then the clips' lexical search is the way to it, not similarity (Planner._lookup)
+_LOOKUP_PULL = 0.1
 
 
 @dataclass
@@ -108,7 +111,7 @@ class Planner:
         t = time.perf_counter()
         use_scores = self.cfg.planner.decoding == "constrained" and self._can_score
         if self.llm is None or use_scores:
-            cands = self._candidates(ep)
+            cands = self._candidates(ep, ctx.source)
             if not cands:
                 ep.halted_by = ep.budget_exhausted() or "budget:captions"
                 return {"done": True}
@@ -152,7 +155,7 @@ class Planner:
         return {"done": True}
 
     # -- policy -------------------------------------------------------------------------
-    def _candidates(self, ep: Episode) -> list[tuple[Action, str, float]]:
+    def _candidates(self, ep: Episode, source: TreeSource | None = None) -> list[tuple[Action, str, float]]:
         """The episode's legal actions this policy considers, each with its kind and prior.
 
         Guided keeps enough budget to finish with one close look (inspect) after any expand;
@@ -182,11 +185,35 @@ class Planner:
             elif act.name == "inspect":
                 out.append((act, "inspect_leaf" if tree.is_leaf(nid) else "inspect_part", sims[nid]))
             elif act.name == "search":
-                out.append((act, "search", max(sims.values(), default=0.0)))
+                if guided and ep.searched:  # a lookup was this question's one search
+                    continue
+                # a question naming a time ("at 07:00") is led there by the time pull, not a lookup
+                look = self._lookup(ep, source) if guided and win is None else None
+                if look:  # the question alone: options name things shown elsewhere (distractors)
+                    act = Action(name="search", query=look)
+                out.append((act, "search", max(sims.values(), default=0.0) + (_LOOKUP_PULL if look else 0.0)))
             elif not guided:
                 out.append((Action(name="answer", answer=self._current_letter(ep), confidence=ep.confidence),
                             "answer", 0.0))
         return out
+
+    def _lookup(self, ep: Episode, source: TreeSource | None) -> str | None:
+        """What to search for before descending, or None: the question, once, when it names an
+        exact phrase (a quoted title, a number, a name, a colour as that thing's colour: "the
+        white slide") that no read holds, the source has the stored clips' search (a video's
+        tree; text trees keep their in-memory search and their old policy, as
+        ``tools.search.source_search`` keeps their benchmarks) and every clip has a caption.
+        (The phrase alone, "bridges 1", found the slide less often than the question around it.)
+
+        Why: part captions cannot name every 20-s slide of a 5-minute part, so descending by
+        similarity to find "the pink slide" is a guess among the parts; the clips' search finds the
+        words themselves. A lazy tree's uncaptioned clips are not searchable: there the parts lead."""
+        if ep.searched or getattr(source, "store", None) is None or not isinstance(getattr(source, "key", None), str):
+            return None
+        missing, _ = unread_phrases(ep.question, [r.text for r in ep.reads])
+        if not missing or not all(lf.caption for lf in ep.tree.leaves()):
+            return None
+        return ep.question
 
     def prior(self, ep: Episode, texts: list[str]) -> np.ndarray:
         """Relevance of each text to the question, plus a smaller pull toward any option.

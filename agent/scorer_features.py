@@ -49,6 +49,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from videonav.agent.colours import COLOURS, colour_misses, colour_refs  # noqa: F401  (COLOURS: re-exported)
+
 COOC_FEATURES = ["opt_exact_any", "cooc_exact", "cooc_norm", "cooc_text", "cooc_prec", "cooc_share", "order",
                  "o_in_q", "opt_count"]
 
@@ -61,8 +63,6 @@ _STOP = frozenset(
 _UNIT_SPLIT = re.compile(r"(?<=[.!?])\s+|;\s*")
 _QUOTED = re.compile(r"\"([^\"]+)\"|(?:^|(?<=[\s(]))'([^']+)'(?=[\s?.,!;:)]|$)")
 _CAPITAL = re.compile(r"(?<![.?!]\s)(?<!^)\b([A-Z][A-Za-z0-9]*(?:\s+[A-Z0-9][A-Za-z0-9]*)*)")
-COLOURS = frozenset("red orange yellow green blue purple pink brown black white grey gray cyan teal magenta "
-                    "violet gold silver beige navy maroon".split())
 _AFTER = frozenset("after next following then later afterwards subsequent".split())
 _BEFORE = frozenset("before previous prior earlier preceding".split())
 
@@ -213,16 +213,44 @@ def evidence_gap(question: str, texts: Sequence[str]) -> float:
     >>> evidence_gap("What number was shown on the orange slide?", ['"INSECTS 5 | NUMBER 8114" on cyan'])
     1.0
     """
+    missing, asked = unread_phrases(question, texts)
+    return len(missing) / asked if asked else 0.0
+
+
+def unread_phrases(question: str, texts: Sequence[str]) -> tuple[list[str], int]:
+    """(the question's exact phrases no text holds, how many it names): what :func:`evidence_gap`
+    counts, as words to look up; a colour comes with the word it qualifies ("white slide").
+
+    >>> unread_phrases("What shape moved across the white slide?", ["A white square on a grey slide."])
+    (['white slide'], 1)
+    >>> unread_phrases("Which city was on the slide titled 'SPACE TRAVEL 1'?", ["SPACE TRAVEL 5 | CITY HANOI"])
+    (['space travel 1'], 1)
+    """
     _, phrases = question_terms(question)
-    # a colour names which thing is meant ("the orange slide", "the man in white") as exactly
-    phrases = phrases + [(w,) for w in tokens(question) if w in COLOURS and (w,) not in phrases]
+    # a colour names which thing is meant ("the orange slide", "the man in white") as exactly, and
+    # only as that thing's colour: not as a shape's ink, not with another shade (colour_refs)
+    q_toks = tokens(question)
+    asked = {tuple(name.split()): (name, ink) for name, ink in colour_refs(q_toks)}
+    phrases = phrases + [c for c in asked if c not in phrases]
     if not phrases:
-        return 0.0
+        return [], 0
     toks = [tokens(t) for t in texts if t and t.strip()]
+    refs = [set(colour_refs(t)) for t in toks]
+
+    def said(p: tuple[str, ...]) -> bool:
+        if p in asked:
+            return any(asked[p] in r for r in refs)
+        return any(has_phrase(t, p) for t in toks)
+
+    def words(p: tuple[str, ...]) -> str:
+        if p not in asked:
+            return " ".join(p)
+        at = next((i + len(p) for i in range(len(q_toks)) if tuple(q_toks[i:i + len(p)]) == p), len(q_toks))
+        return " ".join(p + tuple(q_toks[at:at + 1]))  # "white" -> "white slide"
+
     # the longest phrases say what is asked; a bare number inside a quoted title is part of it
     longest = [p for p in phrases if not any(len(q) > len(p) and has_phrase(q, p) for q in phrases)]
-    missing = sum(not any(has_phrase(t, p) for t in toks) for p in longest)
-    return missing / len(longest)
+    return [words(p) for p in longest if not said(p)], len(longest)
 
 
 def _direction(question: str) -> int:
@@ -257,8 +285,11 @@ def cooc_features(question: str, options: Sequence[str], texts: Sequence[str]) -
     # terms no unit holds say nothing about which unit is relevant: weight 0
     idf = {k: math.log((n + 1) / (v + 0.5)) if v else 0.0 for k, v in df_s.items()}
     idf_p = {k: math.log((n + 1) / (v + 0.5)) if v else 0.0 for k, v in df_p.items()}
-    # which question terms each unit / text holds
-    u_hit_s = [q_stems & stems for _, stems in units]
+    # which question terms each unit / text holds; a question's colour held only as another
+    # thing's colour ("a white triangle" for "the white slide") is not held
+    coloured = bool(colour_refs(tokens(question)))
+    u_hit_s = [(q_stems & stems) - ({stem(c) for c in colour_misses(question, toks)} if coloured else set())
+               for toks, stems in units]
     u_hit_p = [{p for p in q_phrases if has_phrase(toks, p)} for toks, _ in units]
     t_hit_s, t_hit_p, t_stems = [], [], []
     k = 0

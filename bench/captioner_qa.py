@@ -1,4 +1,5 @@
-"""Usage: python bench/captioner_qa.py STORE NAME OUT.jsonl KEY=VALUE... (the overrides it was indexed with).
+"""Usage: python bench/captioner_qa.py STORE NAME OUT.jsonl KEY=VALUE... [--seeds=200,...] [--dir=out/capqa]
+(KEY=VALUE: the overrides it was indexed with; videos DIR/seed<N>/sample_15min.mp4, default seeds 200-204).
 
 Only the colour-shape questions of bench/answers.py's generated videos, on an already indexed store
 (same config path: load_config overrides, open_source, harness.evaluate with the guided strategy)."""
@@ -13,13 +14,17 @@ from videonav.agent.evaluation.harness import evaluate
 from videonav.agent.runtime import build_runtime
 from videonav.tools.video.index import open_source
 
-store, name, out, sets = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+store, name, out = sys.argv[1], sys.argv[2], sys.argv[3]
+sets = [a for a in sys.argv[4:] if not a.startswith("--")]
+opts = dict(a[2:].split("=", 1) for a in sys.argv[4:] if a.startswith("--") and "=" in a)
+seeds = [int(x) for x in opts.get("seeds", "200,201,202,203,204").split(",")]
+folder = Path(opts.get("dir", "out/capqa"))
 cfg = load_config(overrides=[f"store.path={store}", *sets])
 rt = build_runtime(cfg, need_llm=False)
 records = []
 t0 = time.perf_counter()
-for seed in (200, 201, 202, 203, 204):
-    video = Path(f"out/capqa/seed{seed}/sample_15min.mp4")
+for seed in seeds:
+    video = folder / f"seed{seed}" / "sample_15min.mp4"
     source = open_source(video, cfg, rt.store, lazy=False)
     for kind in ("questions", "freetext"):
         qs = [q for q in load_videonav(video.with_name(f"sample_15min.{kind}.json"), video=str(video))
