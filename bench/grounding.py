@@ -21,12 +21,18 @@ from pathlib import Path
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def sample_args(doc: str | None) -> argparse.ArgumentParser:
+    """The parser with the question-sample options this bench and ``grounding_ceiling.py`` share."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(SHARED))
     ap.add_argument("--limit", type=int, default=300)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--split", default="dev", choices=["dev", "train", "all"])
+    return ap
+
+
+def main() -> int:
+    ap = sample_args(__doc__)
     ap.add_argument("--strategies", default="uniform-k,search-k,navigate,guided")
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--store", default="/tmp/videonav-bench.sqlite")

@@ -20,14 +20,13 @@ event is, and no planner built on them can meet the target.
 
 from __future__ import annotations
 
-import argparse
 import random
 import sys
 from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def _overlap(span: tuple[float, float], ev: list[tuple[float, float]]) -> float:
@@ -37,11 +36,9 @@ def _overlap(span: tuple[float, float], ev: list[tuple[float, float]]) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(SHARED))
-    ap.add_argument("--limit", type=int, default=300)
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--split", default="dev", choices=["dev", "train", "all"])
+    from grounding import sample_args
+
+    ap = sample_args(__doc__)
     ap.add_argument("--budget", type=float, default=0.15, help="fraction of searchable items that may be read")
     ap.add_argument("--store", default="/tmp/videonav-bench.sqlite")
     args = ap.parse_args()
