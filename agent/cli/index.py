@@ -84,12 +84,17 @@ def progress_bar(enabled: bool) -> Iterator[Any]:
     tasks: dict[str, Any] = {}
 
     def update(done: float, total: float, stage: str) -> None:
+        if not tasks:  # shown from the first step on: a run that fails before it prints only its error line
+            bar.start()
         if stage not in tasks:
             tasks[stage] = bar.add_task(stage, total=total)
         bar.update(tasks[stage], completed=done, total=total)
 
-    with bar:
+    try:
         yield update
+    finally:
+        if tasks:
+            bar.stop()
 
 
 def main(args: argparse.Namespace) -> int:
