@@ -24,7 +24,7 @@ _WORD = re.compile(r"[a-z0-9]+")
 
 
 def tokens(text: str) -> list[str]:
-    """Lower-cased alphanumeric tokens (as :func:`videonav.agent.scorer_features.tokens`)."""
+    """Lower-cased alphanumeric tokens: the unit of exact matching (the scorer's features use them too)."""
     return _WORD.findall(text.lower())
 
 

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from videonav.agent import answer_kinds
+from videonav.agent.colours import COLOURS
 from videonav.agent.extract_text import (  # noqa: F401 - re-exported
     _ANSWER_TAG,
     _AUX,
@@ -60,7 +61,6 @@ from videonav.agent.extract_text import (  # noqa: F401 - re-exported
 from videonav.agent.observe import Read, render_reads
 from videonav.agent.prompts import quote
 from videonav.agent.result import Span
-from videonav.agent.scorer_features import COLOURS
 from videonav.agent.sections import adjacent, scope, scope_name
 from videonav.tools.embed import Embedder
 

@@ -208,7 +208,7 @@ class Planner:
         Why: part captions cannot name every 20-s slide of a 5-minute part, so descending by
         similarity to find "the pink slide" is a guess among the parts; the clips' search finds the
         words themselves. A lazy tree's uncaptioned clips are not searchable: there the parts lead."""
-        if ep.searched or getattr(source, "store", None) is None or not isinstance(getattr(source, "key", None), str):
+        if getattr(source, "store", None) is None or not isinstance(getattr(source, "key", None), str):
             return None
         missing, _ = unread_phrases(ep.question, [r.text for r in ep.reads])
         if not missing or not all(lf.caption for lf in ep.tree.leaves()):

@@ -49,12 +49,11 @@ from functools import lru_cache
 
 import numpy as np
 
-from videonav.agent.colours import COLOURS, colour_misses, colour_refs  # noqa: F401  (COLOURS: re-exported)
+from videonav.agent.colours import colour_misses, colour_refs, tokens
 
 COOC_FEATURES = ["opt_exact_any", "cooc_exact", "cooc_norm", "cooc_text", "cooc_prec", "cooc_share", "order",
                  "o_in_q", "opt_count"]
 
-_WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
     "a an the and or of to in on at with for by from up down into onto out over under is are was were be "
     "been being it its his her their them they he she him his i you we this that these those there here "
@@ -138,11 +137,6 @@ def stem(w: str) -> str:
 
 
 _GENERIC_STEMS = _GENERIC | {stem(g) for g in _GENERIC}  # what whole_video counts as naming nothing
-
-
-def tokens(text: str) -> list[str]:
-    """Lower-cased alphanumeric tokens: the unit of exact matching."""
-    return _WORD.findall(text.lower())
 
 
 def content_words(text: str) -> set[str]:

@@ -133,6 +133,14 @@ _SYNONYMS = {"lady": ("woman",), "ladies": ("woman",), "kid": ("child",), "kids"
 MAX_TERMS = 32
 
 
+def content_tokens(text: str) -> list[str]:
+    """The text's lower-cased words in order, stop and position words dropped: what
+    :func:`fts_query` matches on (before synonyms), and the words a query's adjacent pairs are
+    read from (``tools.search_local.query_pairs``)."""
+    words = (w.lower() for w in _TOKEN.findall(text[:20000]))
+    return [w for w in words if w not in _STOP and w not in _QUESTION and w != "_"]
+
+
 def fts_query(text: str) -> str | None:
     """A safe FTS5 MATCH expression: the query's distinct words, each quoted, OR-ed (BM25 ranks by
     how many match and how rare they are). Quotes, ``*``, ``NEAR(``, column filters and operators
@@ -151,9 +159,8 @@ def fts_query(text: str) -> str | None:
     >>> fts_query("the end")
     '"the" OR "end"'
     """
-    words = [w.lower() for w in _TOKEN.findall(text[:20000])]
-    keep = [w for w in dict.fromkeys(words) if w not in _STOP and w not in _QUESTION and w != "_"] or \
-        list(dict.fromkeys(words))
+    keep = list(dict.fromkeys(content_tokens(text))) or \
+        list(dict.fromkeys(w.lower() for w in _TOKEN.findall(text[:20000])))
     keep = list(dict.fromkeys(s for w in keep for s in _SYNONYMS.get(w, (w,))))
     keep = [w.replace('"', "") for w in keep if w.strip("_")][:MAX_TERMS]
     return " OR ".join(f'"{w}"' for w in keep) if keep else None

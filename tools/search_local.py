@@ -134,8 +134,7 @@ def query_pairs(query: str) -> list[tuple[str, str]]:
     >>> query_pairs("What shape moved across the white slide?")[-2:]
     [('across', 'white'), ('white', 'slide')]
     """
-    words = [w.lower() for w in ti._TOKEN.findall(query[:20000])]
-    keep = [w for w in words if w not in ti._STOP and w not in ti._QUESTION and w.strip("_")][:ti.MAX_TERMS]
+    keep = [w for w in ti.content_tokens(query) if w.strip("_")][:ti.MAX_TERMS]
     if len(keep) < 2:
         return []
     alts = [ti._SYNONYMS.get(w, (w,)) for w in keep]
@@ -158,6 +157,11 @@ def query_terms(query: str) -> list[str]:
     if expr is None:
         return []
     return list(dict.fromkeys(t for ts in tokenize([expr.replace('"', " ").replace(" OR ", " ")]) for t in ts))
+
+
+def _bm25(weights: dict[Any, float], counts: Counter[Any], norm: float) -> float:
+    """One node's BM25 over ``weights`` (term or pair -> idf weight) given its ``counts``."""
+    return sum(w * f * (K1 + 1) / (f + norm) for t, w in weights.items() if (f := counts.get(t, 0)))
 
 
 def score(db: sqlite3.Connection, query: str, trees: Sequence[str], fields: Sequence[str] | None,
@@ -188,17 +192,8 @@ def score(db: sqlite3.Connection, query: str, trees: Sequence[str], fields: Sequ
     pidf = {p: PAIR_WEIGHT * math.log(1 + (n - c + 0.5) / (c + 0.5)) for p, c in pdf.items() if c}
     out = []
     for k in keys:
-        tf, pf = d.tf[k], d.pairs[k]
         norm = K1 * (1 - B + B * d.length[k] / avg)
-        s = 0.0
-        for t, w in idf.items():
-            f = tf.get(t, 0)
-            if f:
-                s += w * f * (K1 + 1) / (f + norm)
-        for p, w in pidf.items():
-            f = pf.get(p, 0)
-            if f:
-                s += w * f * (K1 + 1) / (f + norm)
+        s = _bm25(idf, d.tf[k], norm) + _bm25(pidf, d.pairs[k], norm)
         if s > 0:
             best = max(d.node_rows[k], key=lambda fid: (len(d.row_terms[fid] & idf.keys()), -fid))
             out.append((best, s))
